@@ -1,0 +1,1 @@
+"""Where trained networks run outside PyTorch: Lava / Loihi (``export.lava``), NIR, Brian2."""
