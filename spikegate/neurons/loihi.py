@@ -216,9 +216,24 @@ class _RoundSTE(torch.autograd.Function):
         return grad
 
 
+class _FloorSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad
+
+
 def round_ste(x: Tensor) -> Tensor:
     """``round(x)`` forward, identity backward (the straight-through estimator)."""
     return _RoundSTE.apply(x)
+
+
+def floor_ste(x: Tensor) -> Tensor:
+    """``floor(x)`` forward, identity backward."""
+    return _FloorSTE.apply(x)
 
 
 def quantize_weight(weight: Tensor, weight_exp: int = 0) -> Tensor:
@@ -328,14 +343,20 @@ class LoihiCubaLIF(NeuronModule):
 class LoihiLinear(nn.Linear):
     r"""Dense synapse of the float twin: ``x @ Q(W).T`` with :math:`Q` = :func:`quantize_weight`
     (no bias: Loihi's bias lives in the neuron). ``weight_exp`` in [-8, 7] sets the grid
-    :math:`2^{e+1}/64` and range :math:`[-256, 254] \cdot 2^e / 64`."""
+    :math:`2^{e+1}/64` and range :math:`[-256, 254] \cdot 2^e / 64`. With ``e < 0`` the chip
+    shifts the integer sum right, so the output is floored to multiples of :math:`1/64` too
+    (straight through in the backward pass): for spike inputs the twin's synapse then equals
+    the chip's exactly."""
 
     def __init__(self, in_features: int, out_features: int, *, weight_exp: int = 0) -> None:
         super().__init__(in_features, out_features, bias=False)
         self.weight_exp = check_weight_exp(weight_exp)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, quantize_weight(self.weight, self.weight_exp))
+        y = F.linear(x, quantize_weight(self.weight, self.weight_exp))
+        if self.weight_exp < 0:
+            y = floor_ste(y * WEIGHT_SCALE) / WEIGHT_SCALE
+        return y
 
     def integer_weight(self) -> Tensor:
         """int64 mantissas ``[out, in]``."""

@@ -196,6 +196,8 @@ class Network:
         return self.shapes[-1]
 
     def __eq__(self, other: object) -> bool:
+        """Same computation: same shapes and geometry, same effective weights (a positive
+        weight exponent folded into the weights) and the same effective biases."""
         if not isinstance(other, Network):
             return NotImplemented
         if self.input_shape != other.input_shape or len(self.layers) != len(other.layers):
@@ -205,9 +207,7 @@ class Network:
                 return False
             if isinstance(a, Flatten):
                 continue
-            if not torch.equal(a.weight, b.weight) or not _same_neuron(a.neuron, b.neuron):
-                return False
-            if isinstance(a, Dense) and a.weight_exp != b.weight_exp:  # type: ignore[union-attr]
+            if not _same_synapse(a, b) or not _same_neuron(a.neuron, b.neuron):  # type: ignore[union-attr]
                 return False
             if isinstance(a, Conv) and (a.stride, a.padding, a.dilation, a.groups) != (
                 b.stride, b.padding, b.dilation, b.groups  # type: ignore[union-attr]
@@ -338,6 +338,15 @@ class Network:
             modules += [syn, LoihiCubaLIF((n.du + 1) / DECAY_UNITY, n.dv / DECAY_UNITY,
                                           n.vth / WEIGHT_SCALE, shape=self.shapes[i])]
         return Sequential(*modules)
+
+
+def _same_synapse(a: Dense | Conv, b: Dense | Conv) -> bool:
+    if a.weight.shape != b.weight.shape:
+        return False
+    if isinstance(a, Dense):
+        ea, eb = a.weight_exp, b.weight_exp  # type: ignore[union-attr]
+        return min(ea, 0) == min(eb, 0) and torch.equal(a.weight << max(ea, 0), b.weight << max(eb, 0))
+    return torch.equal(a.weight, b.weight)
 
 
 def _same_neuron(a: LoihiLIFParams, b: LoihiLIFParams) -> bool:
