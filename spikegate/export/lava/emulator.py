@@ -48,7 +48,7 @@ def compile_network(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
             row[[cpu.COL_DH, cpu.COL_DW]] = layer.dilation
             row[cpu.COL_GROUPS] = layer.groups
             w = layer.weight.contiguous()
-        weights.append(w.flatten().numpy().astype(np.int32))
+        weights.append(w.flatten().numpy().astype(np.int16))
         b = torch.as_tensor(n.bias_mant, dtype=torch.int64) << torch.as_tensor(n.bias_exp, dtype=torch.int64)
         biases.append(b.expand(out_shape).flatten().numpy())
         rows.append(row)
@@ -88,7 +88,7 @@ def emulate(
     for k in keep:
         table[k, cpu.COL_REC] = n_rec
         n_rec += sizes[k]
-    xs = np.ascontiguousarray(x.flatten(2).permute(1, 0, 2).numpy())  # [B, T, n_in]
+    xs = np.ascontiguousarray(x.flatten(2).transpose(0, 1).numpy())  # [B, T, n_in]
     states = record == "states"
     spk = np.zeros((batch, steps, n_rec), np.uint8)
     u = np.zeros((batch, steps, n_state) if states else (1, 1, 1), np.int32)

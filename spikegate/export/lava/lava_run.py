@@ -3,7 +3,7 @@
 Lava runs only on Python 3.10 (``make lava-env`` builds ``.venv-lava`` in the repository root).
 The interpreter is ``$SPIKEGATE_LAVA_PYTHON`` if set, else ``<repo>/.venv-lava/bin/python``.
 Networks travel as netx files (with spikegate's extensions) inside one HDF5 job, the runner
-(``runner.py``, a script that imports only numpy, h5py and lava) runs them in a subprocess and
+(``runner/runner.py``, a script that imports only numpy, h5py and lava) runs them in a subprocess and
 writes the spikes into a result file.
 """
 
@@ -22,7 +22,7 @@ from spikegate.export.lava.netx import write_layers
 from spikegate.export.lava.network import RECORD, Network, NetworkRun
 
 ENV_VAR = "SPIKEGATE_LAVA_PYTHON"
-RUNNER = Path(__file__).with_name("runner.py")
+RUNNER = Path(__file__).with_name("runner") / "runner.py"
 
 
 class LavaUnavailable(RuntimeError):
@@ -81,6 +81,7 @@ def run_lava_jobs(
             for i, ((net, _), x) in enumerate(zip(jobs, inputs)):
                 g = f.create_group(f"runs/{i}")
                 g.attrs["record"] = record
+                g.attrs["chunks"] = 1 if progress is None else 20  # each run() call costs a little
                 write_layers(g.create_group("layer"), net, extensions=True)
                 g.create_dataset("input", data=x.transpose(0, 1).contiguous().numpy(), compression="gzip",
                                  compression_opts=1)

@@ -237,8 +237,14 @@ class Network:
             raise ValueError(f"{name} must be [T, B, *{self.input_shape}], got shape {tuple(spikes.shape)}")
         if spikes.shape[0] < 1 or spikes.shape[1] < 1:
             raise ValueError(f"{name} needs T >= 1 and B >= 1, got shape {tuple(spikes.shape)}")
-        if spikes.numel() and not bool(((spikes == 0) | (spikes == 1)).all()):
-            raise ValueError(f"{name} must hold only 0 and 1 (binary spikes)")
+        if spikes.numel():
+            if spikes.is_floating_point() or spikes.is_complex():
+                binary = bool(((spikes == 0) | (spikes == 1)).all())
+            else:  # integers and bool: one pass
+                low, high = torch.aminmax(spikes.view(torch.uint8) if spikes.dtype == torch.bool else spikes)
+                binary = int(low) >= 0 and int(high) <= 1
+            if not binary:
+                raise ValueError(f"{name} must hold only 0 and 1 (binary spikes)")
         return spikes.to(torch.uint8)
 
     def run(self, spikes: Tensor, *, record: str = "output") -> NetworkRun:

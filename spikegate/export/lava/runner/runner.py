@@ -5,12 +5,15 @@ This file is executed by the Python 3.10 interpreter of the Lava environment, as
     python runner.py JOB.h5 RESULT.h5
 
 It imports only numpy, h5py and lava (never torch or spikegate). The main side
-(``spikegate.export.lava.lava_run``) writes the job and reads the result.
+(``spikegate.export.lava.lava_run``) writes the job and reads the result. Spikes and states are
+recorded by two small processes defined here (:class:`SpikeFile`, :class:`StateFile`) that save
+``.npy`` files next to the result.
 
 Job file: ``runs/<r>/layer/...`` is a netx network (``netx.py``, with spikegate's
 ``weightExp``/``biasExp`` extensions), ``runs/<r>/input`` the spikes ``[B, T, *input_shape]``
-(uint8, shapes in spikegate's ``[C, H, W]`` order), and the attribute ``record``
-(``output`` | ``spikes`` | ``states``).
+(uint8, shapes in spikegate's ``[C, H, W]`` order), and the attributes ``record``
+(``output`` | ``spikes`` | ``states``) and ``chunks`` (the samples are run in that many
+``run()`` calls, each followed by a progress line; default 1).
 
 Result file: ``runs/<r>/spikes/<k>`` ``[B, T, *shape]`` uint8 for neuron layer ``k`` (every
 layer, or the last one only for ``output``), ``runs/<r>/u/<k>`` and ``v/<k>`` int32 for
@@ -23,18 +26,85 @@ layer, or the last one only for ``output``), ``runs/<r>/u/<k>`` and ``v/<k>`` in
 the source sends sample ``i``'s step ``t`` at global step ``g = iT + t + 1``, and every
 synapse delays by one step, so neuron layer ``k = 1..L`` processes it at ``g = iT + t + 1 + k``.
 Layer ``k`` is therefore reset (``u = v = 0``) at ``g ≡ k + 1 (mod T)``, the first step of each
-of its samples, and its output for ``(i, t)`` is read from column ``iT + t + k`` of its sink.
+of its samples, and its output for ``(i, t)`` is the one its recorder saw at step ``iT + t + k + 1``.
 Each layer then sees exactly the per-sample spikes of the layer below, as in spikegate.
 Progress goes to stdout as lines ``progress DONE TOTAL`` (samples).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import h5py
 import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyRefPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, RefPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+
+class SpikeFile(AbstractProcess):
+    """Receives spikes every step; at step ``steps`` saves them, ``[steps, *shape]`` uint8, to
+    ``path`` (from the model's own process: Lava's sinks hand a buffer back one element per
+    message, which takes longer than the run itself)."""
+
+    def __init__(self, *, shape: tuple, steps: int, path: str) -> None:
+        super().__init__(shape=shape, steps=steps, path=path)
+        self.a_in = InPort(shape=shape)
+
+
+class StateFile(AbstractProcess):
+    """Reads ``var`` after every step; at step ``steps`` saves ``[steps, *shape]`` int32 to ``path``."""
+
+    def __init__(self, *, var, steps: int, path: str) -> None:
+        super().__init__(shape=var.shape, steps=steps, path=path)
+        self.state = RefPort(var.shape)
+        self.state.connect_var(var)
+
+
+class _FileModel(PyLoihiProcessModel):
+    dtype: type = np.int32
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self.steps, self.path = proc_params["steps"], proc_params["path"]
+        self.buf = np.zeros((self.steps, *proc_params["shape"]), self.dtype)
+
+    def store(self, data: np.ndarray) -> None:
+        self.buf[self.time_step - 1] = data
+        if self.time_step == self.steps:
+            np.save(self.path, self.buf)
+
+
+@implements(proc=SpikeFile, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeFileModel(_FileModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+    dtype = np.uint8
+
+    def run_spk(self) -> None:
+        self.store(self.a_in.recv())
+
+
+@implements(proc=StateFile, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStateFileModel(_FileModel):
+    state: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32)
+    dtype = np.int32
+
+    def post_guard(self) -> bool:
+        return True
+
+    def run_post_mgmt(self) -> None:
+        self.store(self.state.read())
 
 
 def _str(ds) -> str:
@@ -129,11 +199,11 @@ def _conv(layer: dict, in_lava_shape: tuple):
                 groups=int(layer["groups"]))
 
 
-def run_job(group, out_group) -> None:
+def run_job(group, out_group, scratch: str) -> None:
+    """Run one job group; write its result into ``out_group``; ``scratch`` is a folder for the
+    recorders' files."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import Read
-    from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIFReset
 
@@ -158,7 +228,7 @@ def run_job(group, out_group) -> None:
     source = Source(data=data)
 
     port, port_shape, flatten = source.s_out, tuple(src.shape[1:]), False
-    lifs, sinks, reads = [], [], []
+    lifs, recorders = [], []
     keep = range(n_layers) if record != "output" else [n_layers - 1]
     for layer in layers:
         if layer["kind"] == "flatten":
@@ -175,19 +245,20 @@ def run_job(group, out_group) -> None:
         port.connect(syn.s_in)
         syn.a_out.connect(lif.a_in)
         if k - 1 in keep:
-            sink = Sink(shape=layer["lava_shape"], buffer=total)
+            path = os.path.join(scratch, f"{os.getpid()}-{id(lif)}")
+            sink = SpikeFile(shape=layer["lava_shape"], steps=total, path=path + "-s.npy")
             lif.s_out.connect(sink.a_in)
-            sinks.append((k, layer, sink))
+            files = {"spikes": path + "-s.npy"}
             if record == "states":
-                ru, rv = Read(buffer=total), Read(buffer=total)
-                ru.connect_var(lif.u)
-                rv.connect_var(lif.v)
-                reads.append((ru, rv))
+                StateFile(var=lif.u, steps=total, path=path + "-u.npy")
+                StateFile(var=lif.v, steps=total, path=path + "-v.npy")
+                files.update(u=path + "-u.npy", v=path + "-v.npy")
+            recorders.append((k, layer, files))
         lifs.append(lif)
         port, port_shape = lif.s_out, layer["lava_shape"]
 
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    chunk = max(1, n_samples // 20)
+    chunk = -(-n_samples // int(group.attrs.get("chunks", 1)))
     done = 0
     t1 = time.perf_counter()
     try:
@@ -198,25 +269,19 @@ def run_job(group, out_group) -> None:
             done += n
             print(f"progress {done} {n_samples}", flush=True)
         t2 = time.perf_counter()
-
-        def aligned(buf: np.ndarray, k: int, layer: dict) -> np.ndarray:
-            # buf: [*lava_shape, total]; sample i step t of layer k sits at column iT + t + k
-            cols = buf[..., k: k + n_samples * steps]
-            a = np.moveaxis(cols, -1, 0).reshape(n_samples, steps, *layer["lava_shape"])
-            if len(layer["lava_shape"]) == 3:
-                a = a.transpose(0, 1, 4, 3, 2)
-            return a
-
-        for j, (k, layer, sink) in enumerate(sinks):
-            name = str(k - 1)
-            out_group.create_dataset(f"spikes/{name}", data=aligned(sink.data.get(), k, layer).astype(np.uint8),
-                                     compression="gzip", compression_opts=1)
-            if record == "states":
-                ru, rv = reads[j]
-                out_group.create_dataset(f"u/{name}", data=aligned(ru.data.get(), k, layer).astype(np.int32))
-                out_group.create_dataset(f"v/{name}", data=aligned(rv.data.get(), k, layer).astype(np.int32))
     finally:
         source.stop()
+
+    def aligned(buf: np.ndarray, k: int, layer: dict) -> np.ndarray:
+        # buf: [total, *lava_shape]; sample i step t of layer k is global step iT + t + k + 1
+        a = buf[k: k + n_samples * steps].reshape(n_samples, steps, *layer["lava_shape"])
+        return a.transpose(0, 1, 4, 3, 2) if len(layer["lava_shape"]) == 3 else a
+
+    for k, layer, files in recorders:
+        for name, path in files.items():
+            data = aligned(np.load(path), k, layer)
+            os.unlink(path)
+            out_group.create_dataset(f"{name}/{k - 1}", data=data, compression="gzip", compression_opts=1)
     out_group.attrs["build_s"] = t1 - t0
     out_group.attrs["run_s"] = t2 - t1
 
@@ -225,9 +290,10 @@ def main(argv: list) -> int:
     if len(argv) != 2:
         print("usage: runner.py JOB.h5 RESULT.h5", file=sys.stderr)
         return 2
+    scratch = os.path.dirname(os.path.abspath(argv[1]))
     with h5py.File(argv[0], "r") as job, h5py.File(argv[1], "w") as out:
         for name in sorted(job["runs"].keys(), key=int):
-            run_job(job["runs"][name], out.create_group(f"runs/{name}"))
+            run_job(job["runs"][name], out.create_group(f"runs/{name}"), scratch)
     return 0
 
 
