@@ -15,7 +15,7 @@ from spikegate.neurons import (
     detach,
     izhikevich_population,
 )
-from spikegate.surrogate import SurrogateSpec, surrogate
+from spikegate.surrogate import SurrogateSpec
 
 __version__ = "0.1.0"
 
@@ -32,5 +32,4 @@ __all__ = [
     "__version__",
     "detach",
     "izhikevich_population",
-    "surrogate",
 ]
