@@ -37,7 +37,8 @@ class ElementwiseAffine(nn.Module):
         return x * scale + bias
 
     def extra_repr(self) -> str:
-        return f"scale={tuple(self.scale.shape) or float(self.scale)}, bias={tuple(self.bias.shape) or float(self.bias)}"
+        scale = tuple(self.scale.shape) or float(self.scale)
+        return f"scale={scale}, bias={tuple(self.bias.shape) or float(self.bias)}"
 
 
 class SumPool2d(nn.AvgPool2d):

@@ -52,7 +52,8 @@ def _flatten_graph(graph: Any, prefix: str) -> tuple[dict[str, Any], list[tuple[
         a, b = (str(e) for e in edge)
         for end in (a, b):
             if end not in graph.nodes:
-                raise ValueError(f"edge ({a!r}, {b!r}) names {end!r}, which is not a node of {prefix[:-1] or 'the graph'}")
+                where = prefix[:-1] or "the graph"
+                raise ValueError(f"edge ({a!r}, {b!r}) names {end!r}, which is not a node of {where}")
         new = (exit_.get(prefix + a, prefix + a), entry.get(prefix + b, prefix + b))
         if new in edges:
             raise ValueError(f"edge ({a!r}, {b!r}) appears twice")
@@ -65,7 +66,7 @@ def _flatten_graph(graph: Any, prefix: str) -> tuple[dict[str, Any], list[tuple[
     return nodes, edges
 
 
-def _take_loops(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, str]:
+def _take_loops(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, Any]:
     """Find neuron <-> Affine/Linear loops whose weight node touches nothing else; remove their
     weight nodes and two edges from ``nodes`` and ``edges``; return ``{neuron: weight node}``."""
     loops: dict[str, Any] = {}

@@ -26,8 +26,9 @@ NIR node          spikegate layers and parameters
 ``LI`` / ``I``    as LIF / IF, into :class:`~spikegate.neurons.LI` (no threshold)
 ``CubaLIF``       [``ElementwiseAffine(g)``] + ``CubaLIF``: α = 1 − Δt/τ_syn, β = 1 − Δt/τ_mem,
                   g = (w_in Δt/τ_syn)(R Δt/τ_mem); spikegate's current is
-                  I_sg = (R Δt/τ_mem) I_NIR. v_leak must be 0 (an offset would pass
-                  through the synaptic filter, which NIR's equation does not do)
+                  I_sg = (R Δt/τ_mem) I_NIR, and v[n] takes I[n] of the same step
+                  (semi-implicit, as snnTorch; Norse takes I[n−1]). v_leak must be 0
+                  (an offset would pass through the synaptic filter)
 ``Affine``        ``nn.Linear``; ``Linear`` → ``nn.Linear(bias=False)``
 ``Conv1d/2d``     ``nn.Conv1d/2d`` (zero padding)
 ``Flatten``       ``nn.Flatten``: NIR counts dims without the batch, torch dim = NIR dim + 1
@@ -44,8 +45,11 @@ R / (τ/Δt) in the precision the file stores, so a file written with R = τ/Δt
 spikegate both write that) gives g = 1 exactly. Export is the inverse, with snnTorch's
 conventions: τ = Δt/(1 − β), R = τ/Δt, w_in = τ_syn/Δt, v_leak = 0, v_reset = 0; β = 1
 exports as ``IF`` / ``I`` with R = 1/Δt; an ``ElementwiseAffine`` right before a neuron is
-folded back into its R, w_in and v_leak. A decay survives the round trip to within one
-float64 ulp (exactly for any value that is a float32 in [0.5, 1)); weights exactly.
+folded back into its R, w_in and v_leak. Weights survive the round trip exactly, a decay
+to within 2.2e-16 (one float64 ulp of 1; exactly for float32 values in [0.5, 1)). Files that
+store τ in float32 (snnTorch's default) cannot tell neighbouring float32 decays apart: about
+7% come back one float32 ulp off, which moves a spike only when a membrane lies that close
+to its threshold.
 Spikegate's own ``LIF(tau_mem=τ, dt=Δt)`` uses β = exp(−Δt/τ), so its NIR τ is
 Δt/(1 − e^{−Δt/τ}) ≈ τ + Δt/2: the NIR τ is the one whose Euler step has the same β.
 
@@ -149,7 +153,8 @@ def to_nir(
     prev, i = "input", 0
     while i < len(layers):
         layer, fold = layers[i], None
-        if isinstance(layer, ElementwiseAffine) and i + 1 < len(layers) and isinstance(layers[i + 1], (*_NEURONS, Recurrent)):
+        before_neuron = i + 1 < len(layers) and isinstance(layers[i + 1], (*_NEURONS, Recurrent))
+        if isinstance(layer, ElementwiseAffine) and before_neuron:
             fold, i = layer, i + 1
             layer = layers[i]
         name = f"{i}_{type(getattr(layer, 'cell', layer)).__name__.lower()}"
@@ -158,8 +163,8 @@ def to_nir(
                 nodes[name], nodes[f"{i}_w_rec"] = _export_recurrent(nir, layer, shape, dt, reset, fold)
                 edges += [(name, f"{i}_w_rec"), (f"{i}_w_rec", name)]
             elif isinstance(layer, _NEURONS):
-                gain, offset = (_full(fold.scale, shape), _full(fold.bias, shape)) if fold else (np.ones(shape), np.zeros(shape))
-                nodes[name] = _export_neuron(nir, layer, shape, dt, reset, gain, offset)
+                gain, offset = (fold.scale, fold.bias) if fold else (1.0, 0.0)
+                nodes[name] = _export_neuron(nir, layer, shape, dt, reset, _full(gain, shape), _full(offset, shape))
             else:
                 nodes[name] = _export_layer(nir, layer, shape)
                 shape = _out_shape(layer, shape)
@@ -248,7 +253,9 @@ def _export_neuron(
         if bool((offset != 0).any()):
             raise ValueError("NIR's IF and I nodes have no leak potential for the input offset")
         r = gain * (1.0 / dt)
-        return nir.IF(r=r, v_threshold=_full(p.threshold, shape), v_reset=zero) if isinstance(layer, LIF) else nir.I(r=r)
+        if isinstance(layer, LIF):
+            return nir.IF(r=r, v_threshold=_full(p.threshold, shape), v_reset=zero)
+        return nir.I(r=r)
     if not bool((beta < 1).all()):
         raise ValueError("it mixes beta = 1 with beta < 1, which no single NIR node expresses")
     tau = _tau(beta, dt, "beta")
@@ -314,7 +321,9 @@ def _export_layer(nir: Any, layer: nn.Module, shape: tuple[int, ...]) -> Any:
             raise ValueError("ceil_mode=True, which NIR pooling does not express")
         stride = layer.kernel_size if layer.stride is None else layer.stride
         if layer.divisor_override == 1:
-            return nir.SumPool2d(kernel_size=_pair(layer.kernel_size), stride=_pair(stride), padding=_pair(layer.padding))
+            return nir.SumPool2d(
+                kernel_size=_pair(layer.kernel_size), stride=_pair(stride), padding=_pair(layer.padding)
+            )
         if layer.divisor_override is not None or bool(_pair(layer.padding).any()):
             raise ValueError("NIR's AvgPool2d is exported only without padding and divisor_override")
         return nir.AvgPool2d(kernel_size=_pair(layer.kernel_size), stride=_pair(stride), padding=_pair(0))
@@ -440,7 +449,8 @@ def _check_metadata(graph: Any, dt: float, reset: str) -> None:
         if key in meta:
             stored = meta[key]
             stored = stored.decode() if isinstance(stored, bytes) else stored
-            same = float(stored) == float(given) if key == "spikegate_dt" else str(stored) == given
+            stored = float(stored) if key == "spikegate_dt" else str(stored)
+            same = stored == (float(given) if key == "spikegate_dt" else given)
             if not same:
                 warnings.warn(
                     f"the file was written by spikegate with {key[10:]}={stored!r}, but from_nir was given "
@@ -482,7 +492,8 @@ def _import_neuron(
     if kind in ("LIF", "IF", "CubaLIF"):
         (v_reset,) = _floats(node.v_reset)
         if bool((v_reset != 0).any()):
-            raise ValueError(f"v_reset must be 0 for spikegate's reset={reset!r}, got values up to {abs(v_reset).max():g}")
+            worst = abs(v_reset).max()
+            raise ValueError(f"v_reset must be 0 for spikegate's reset={reset!r}, got values up to {worst:g}")
     if kind in ("LIF", "LI"):
         tau, r, v_leak = _floats(node.tau, node.r, node.v_leak)
         beta, k = _euler(tau, dt, "tau")
@@ -523,7 +534,9 @@ def _import_neuron(
     weight = np.asarray(loop.weight)
     n = weight.shape[0]
     if weight.shape != (n, n) or tuple(shape) != (n,):
-        raise ValueError(f"its recurrent weight has shape {weight.shape}; a loop on features {tuple(shape)} needs a square one")
+        raise ValueError(
+            f"its recurrent weight has shape {weight.shape}; a loop on features {tuple(shape)} needs a square one"
+        )
     rec = Recurrent(cell, n, weight=torch.zeros(n, n)).to(dtype)
     with torch.no_grad():
         rec.weight.copy_(torch.from_numpy(weight))

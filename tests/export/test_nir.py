@@ -4,16 +4,15 @@ forward-Euler simulation of NIR's equations, and the errors for what cannot be m
 from __future__ import annotations
 
 import h5py
+import nir
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-nir = pytest.importorskip("nir")
-
-from spikegate.export.nir import from_nir, to_nir  # noqa: E402
-from spikegate.layers import ElementwiseAffine, SumPool2d  # noqa: E402
-from spikegate.neurons import LI, LIF, CubaLIF, Izhikevich, Recurrent, Sequential  # noqa: E402
+from spikegate.export.nir import from_nir, to_nir
+from spikegate.layers import ElementwiseAffine, SumPool2d
+from spikegate.neurons import LI, LIF, CubaLIF, Izhikevich, Recurrent, Sequential
 
 F64 = torch.float64
 
@@ -147,17 +146,18 @@ def test_round_trip_through_a_file_gives_identical_outputs(builder, tmp_path):
         torch.testing.assert_close(*torch.broadcast_tensors(p1.to(F64), p0.to(F64)), rtol=1e-15, atol=0)
 
 
-def test_to_nir_names_nodes_and_records_dt_as_advice():
+def test_to_nir_names_nodes_and_records_dt_as_advice(tmp_path):
     gen = torch.Generator().manual_seed(0)
     inner = Sequential(_linear(4, 3, gen), LIF(beta=0.9, reset="zero"))
-    graph = to_nir(Sequential(inner, nn.Identity()), dt=2e-3)
-    assert list(graph.nodes) == ["input", "0_linear", "1_lif", "output"]
+    to_nir(Sequential(inner, nn.Identity()), tmp_path / "net.nir", dt=2e-3)
+    graph = nir.read(tmp_path / "net.nir")
+    assert sorted(graph.nodes) == ["0_linear", "1_lif", "input", "output"]
     lif = graph.nodes["1_lif"]
     np.testing.assert_allclose(lif.tau, 2e-3 / (1 - 0.9), rtol=1e-15)
     np.testing.assert_allclose(lif.r, lif.tau / 2e-3, rtol=0)
     assert graph.metadata == {"spikegate_dt": 2e-3, "spikegate_reset": "zero"}
-    with pytest.warns(UserWarning, match="dt=0.002"):
-        from_nir(graph, dt=1e-3)
+    with pytest.warns(UserWarning, match="written by spikegate with dt=0.002"):
+        from_nir(tmp_path / "net.nir", dt=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,10 +389,12 @@ def test_foreign_and_broken_files_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "model, kwargs, error, message",
     [
-        (Sequential(nn.Linear(3, 3), LIF(reset="subtract")), {}, ValueError, r"layer 1 \(LIF\): it uses reset='subtract'"),
+        (Sequential(nn.Linear(3, 3), LIF(reset="subtract")), {}, ValueError,
+         r"layer 1 \(LIF\): it uses reset='subtract'"),
         (Sequential(nn.Linear(3, 3), LIF(reset="none")), {"reset": "zero"}, ValueError, "reset='none'"),
         (Sequential(nn.Linear(3, 3), LIF(reset="zero", refractory=2)), {}, ValueError, "refractory period"),
-        (Sequential(nn.Linear(2, 2), LIF(beta=torch.tensor([1.0, 0.5]), reset="zero")), {}, ValueError, "mixes beta = 1"),
+        (Sequential(nn.Linear(2, 2), LIF(beta=torch.tensor([1.0, 0.5]), reset="zero")), {}, ValueError,
+         "mixes beta = 1"),
         (Sequential(nn.Linear(3, 3), CubaLIF(alpha=1.0, reset="zero")), {}, ValueError, "alpha = 1"),
         (Sequential(nn.Linear(3, 3), Izhikevich()), {}, TypeError, r"layer 1 \(Izhikevich\): it has no NIR equivalent"),
         (Sequential(nn.Conv2d(2, 2, (3, 5))), {"input_shape": (2, 8, 8)}, ValueError, "square kernel"),

@@ -9,16 +9,15 @@ float64 runs use a spike function that keeps the dtype.
 
 from __future__ import annotations
 
+import nir
 import pytest
+import snntorch as snn
 import torch
+from snntorch import utils
+from snntorch.export_nir import export_to_nir
 
-snn = pytest.importorskip("snntorch")
-pytest.importorskip("nir")
-from snntorch import utils  # noqa: E402
-from snntorch.export_nir import export_to_nir  # noqa: E402
-
-from spikegate.export.nir import from_nir  # noqa: E402
-from spikegate.neurons import LIF, CubaLIF  # noqa: E402
+from spikegate.export.nir import from_nir
+from spikegate.neurons import LIF, CubaLIF
 
 DT = 1e-4  # snnTorch's export convention
 
@@ -103,15 +102,16 @@ def _post_reset_excess(model, x):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize(
     "builder, reset, scale",
-    [(_feedforward, "zero", 1.5), (_feedforward, "subtract", 0.4), (_convolutional, "zero", 2.0), (_recurrent, "zero", 1.5)],
+    [(_feedforward, "zero", 1.5), (_feedforward, "subtract", 0.4), (_convolutional, "zero", 2.0),
+     (_recurrent, "zero", 1.5)],
     ids=["leaky+synaptic-zero", "leaky+synaptic-subtract", "conv-avgpool-zero", "rleaky-zero"],
 )
-def test_snntorch_export_imports_with_the_same_spikes(builder, reset, scale, dtype):
+def test_snntorch_export_imports_with_the_same_spikes(builder, reset, scale, dtype, tmp_path):
     gen = torch.Generator().manual_seed(11)
     torch.manual_seed(11)
     net, features = builder(dtype, reset, gen)
-    graph = export_to_nir(net, torch.zeros(1, *features, dtype=dtype), ignore_dims=[0])
-    model = from_nir(graph, dt=DT, reset=reset, dtype=dtype)
+    nir.write(tmp_path / "snntorch.nir", export_to_nir(net, torch.zeros(1, *features, dtype=dtype), ignore_dims=[0]))
+    model = from_nir(tmp_path / "snntorch.nir", dt=DT, reset=reset, dtype=dtype)
     draw = torch.randn if reset == "zero" else torch.rand
     x = draw(100, 16, *features, generator=gen, dtype=dtype) * scale
     want = _run_snntorch(net, x)
