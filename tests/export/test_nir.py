@@ -142,8 +142,11 @@ def test_round_trip_through_a_file_gives_identical_outputs(builder, tmp_path):
     assert torch.equal(y0, y1)
     rates = _spike_rates(model, x)
     assert rates and 0.01 < min(rates) and max(rates) < 0.95, rates  # every spiking layer was active
-    for p0, p1 in zip(model.state_dict().values(), back.state_dict().values()):
-        torch.testing.assert_close(*torch.broadcast_tensors(p1.to(F64), p0.to(F64)), rtol=1e-15, atol=0)
+    before, after = model.state_dict(), back.state_dict()
+    assert list(after) == list(before)
+    for key, p0 in before.items():  # weights and thresholds exactly; decays and folded gains within 1e-15
+        rtol = 0.0 if key.endswith(("weight", "threshold.value")) else 1e-15
+        torch.testing.assert_close(*torch.broadcast_tensors(after[key].to(F64), p0.to(F64)), rtol=rtol, atol=0)
 
 
 def test_to_nir_names_nodes_and_records_dt_as_advice(tmp_path):
@@ -164,8 +167,10 @@ def test_to_nir_names_nodes_and_records_dt_as_advice(tmp_path):
 # The meaning of imported nodes, against NIR's equations integrated by forward Euler in NumPy
 
 
-def _euler_reference(chain, x, dt):
-    """NIR semantics: v += dt/tau (v_leak - v + r I); spike when v > v_th; v <- v_reset."""
+def _euler_reference(chain, x, dt, loops=None):
+    """NIR semantics: v += dt/tau (v_leak - v + r I); spike when v > v_th; v <- v_reset.
+    ``loops[i]`` is an Affine feeding node i's previous output back into its input."""
+    loops = loops or {}
     state: dict[int, dict[str, np.ndarray]] = {i: {} for i in range(len(chain))}
     out = []
     for xt in x:
@@ -175,6 +180,8 @@ def _euler_reference(chain, x, dt):
             if kind == "Affine":
                 h = h @ node.weight.T + node.bias
                 continue
+            if i in loops:
+                h = h + s.get("out", np.zeros_like(h)) @ loops[i].weight.T + loops[i].bias
             v = s.get("v", np.zeros_like(h))
             if kind in ("LIF", "LI"):
                 v = v + dt / node.tau * (node.v_leak - v + node.r * h)
@@ -189,7 +196,7 @@ def _euler_reference(chain, x, dt):
                 continue
             z = v > node.v_threshold
             s["v"] = np.where(z, node.v_reset, v)
-            h = z.astype(np.float64)
+            s["out"] = h = z.astype(np.float64)
         out.append(h)
     return np.stack(out)
 
@@ -230,6 +237,29 @@ def test_imported_nodes_follow_nir_equations_with_explicit_dt():
                 assert np.array_equal(got.numpy(), want), type(chain[k - 1]).__name__
             else:
                 np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9)
+
+
+def test_imported_recurrent_loop_feeds_back_the_previous_spikes():
+    rng = np.random.default_rng(5)
+    dt, n = 1e-4, 12
+    tau_syn, tau_mem = rng.uniform(2e-4, 1e-3, n), rng.uniform(5e-4, 3e-3, n)
+    cell = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(n),
+                       v_threshold=rng.uniform(0.5, 1.5, n), w_in=tau_syn / dt)
+    feed = nir.Affine(weight=rng.normal(0, 1, (n, 8)), bias=rng.normal(0, 0.1, n))
+    loop = nir.Affine(weight=rng.normal(0, 0.5, (n, n)), bias=rng.normal(0, 0.1, n))
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([8])), "feed": feed, "cell": cell, "loop": loop,
+               "output": nir.Output(output_type=np.array([n]))},
+        edges=[("input", "feed"), ("feed", "cell"), ("cell", "loop"), ("loop", "cell"), ("cell", "output")],
+    )
+    model = from_nir(graph, dt=dt, dtype=F64)
+    assert _kinds(model) == ["Linear", "ElementwiseAffine", "Recurrent", "CubaLIF"]
+    x = rng.normal(0, 1.0, (80, 4, 8))
+    want = _euler_reference([feed, cell], x, dt, loops={1: loop})
+    with torch.no_grad():
+        got, _ = model(torch.from_numpy(x))
+    assert 0.02 < want.mean() < 0.9
+    assert np.array_equal(got.numpy(), want)
 
 
 def test_threshold_comparison_is_spikegates_at_exact_ties():
