@@ -204,8 +204,8 @@ def _input_shape(layers: list[nn.Module], input_shape: Sequence[int] | None) -> 
     if isinstance(first, _NEURONS) and first.shape is not None:
         return first.shape
     raise ValueError(
-        f"input_shape is required (the features of one time step, without T and B) when the model starts with "
-        f"{type(first).__name__}"
+        "input_shape is required (the features of one time step, without T and B) when the model starts with "
+        + (type(first).__name__ if first is not None else "no layer")
     )
 
 
@@ -230,11 +230,12 @@ def _export_neuron(
 ) -> Any:
     """One neuron layer (input gain g and offset c folded in) as a NIR node."""
     zero = np.zeros(shape)
+    if isinstance(layer, (LIF, CubaLIF)) and layer.reset == "none":
+        raise ValueError("it uses reset='none', which has no NIR form (NIR neurons always reset to v_reset)")
     if isinstance(layer, (LIF, CubaLIF)) and layer.reset != reset:
         raise ValueError(
             f"it uses reset={layer.reset!r}, but the file's neurons are to mean reset={reset!r} "
-            f"(NIR neurons reset to v_reset; pass reset={layer.reset!r} if all spiking layers use it, "
-            "'none' has no NIR form)"
+            f"(NIR neurons reset to v_reset; pass reset={layer.reset!r} if all spiking layers use it)"
         )
     if isinstance(layer, LIF) and layer.refractory:
         raise ValueError(f"it has a refractory period ({layer.refractory} steps), which NIR cannot express")

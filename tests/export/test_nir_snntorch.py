@@ -1,5 +1,5 @@
 """Networks exported by snnTorch's own ``export_to_nir`` and imported by spikegate spike as in
-snnTorch, on the same random input.
+snnTorch, on the same random input; and the other way round through snnTorch's importer.
 
 snnTorch 1.0 writes beta as ``tau = dt/(1 - beta)`` with ``dt = 1e-4`` and ``r = tau/dt``;
 with nir 1.0.8 its export only type-checks when every neuron parameter is a per-neuron
@@ -15,9 +15,10 @@ import snntorch as snn
 import torch
 from snntorch import utils
 from snntorch.export_nir import export_to_nir
+from snntorch.import_nir import import_from_nir
 
-from spikegate.export.nir import from_nir
-from spikegate.neurons import LIF, CubaLIF
+from spikegate.export.nir import from_nir, to_nir
+from spikegate.neurons import LIF, CubaLIF, Sequential
 
 DT = 1e-4  # snnTorch's export convention
 
@@ -123,3 +124,19 @@ def test_snntorch_export_imports_with_the_same_spikes(builder, reset, scale, dty
         # snnTorch subtracts the threshold once more before its next spike decision when a
         # membrane stays above threshold after a reset; this input never reaches that case.
         assert _post_reset_excess(model, x) <= 0
+
+
+def test_spikegate_export_runs_in_snntorch_with_the_same_spikes(tmp_path):
+    gen = torch.Generator().manual_seed(3)
+    model = Sequential(
+        torch.nn.Linear(10, 16), LIF(beta=_uniform(16, 0.5, 0.9, gen), threshold=1.0, reset="zero"),
+        torch.nn.Linear(16, 6), CubaLIF(alpha=0.7, beta=0.85, threshold=0.8, reset="zero"),
+    )
+    to_nir(model, tmp_path / "spikegate.nir", dt=DT)
+    net = import_from_nir(nir.read(tmp_path / "spikegate.nir"))  # snnTorch resets to zero
+    x = torch.randn(100, 8, 10, generator=gen) * 2
+    want = _run_snntorch(net, x)
+    with torch.no_grad():
+        got, _ = model(x)
+    assert 0.02 < got.mean().item() < 0.9
+    assert torch.equal(got, want)
