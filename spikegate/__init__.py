@@ -5,6 +5,7 @@ The public surface is re-exported here name by name; submodules hold the rest.
 
 from spikegate.kernels import BackendError
 from spikegate.neurons import (
+    LI,
     LIF,
     CubaLIF,
     Izhikevich,
@@ -23,6 +24,7 @@ __all__ = [
     "BackendError",
     "CubaLIF",
     "Izhikevich",
+    "LI",
     "LIF",
     "MetaNeuron",
     "Recurrent",
