@@ -197,19 +197,23 @@ def _neuron(g: Any, shape: tuple[int, ...]) -> LoihiLIFParams:
     return LoihiLIFParams(scalar("iDecay") - 1, scalar("vDecay"), scalar("vThMant"), bias_mant, bias_exp)
 
 
-def read_netx(path: str | os.PathLike) -> Network:
+def read_netx(path: str | os.PathLike, *, drop_input_neurons: bool = False) -> Network:
     """Read a netx file (module docstring) into a :class:`Network`; parameters are checked
-    against the chip's limits like any network."""
+    against the chip's limits like any network.
+
+    lava-dl networks often start with an ``input`` layer of neurons that turn graded input
+    (pixels) into spikes. spikegate networks take spikes, so such a layer raises, unless
+    ``drop_input_neurons``: then it is left out and the network takes that layer's spikes."""
     import h5py
 
     with h5py.File(path, "r") as f:
         if "layer" not in f:
             raise ValueError(f"{path}: not a netx file (no 'layer' group)")
-        return read_layers(f["layer"])
+        return read_layers(f["layer"], drop_input_neurons=drop_input_neurons)
 
 
-def read_layers(group: Any) -> Network:
-    """Build a :class:`Network` from an open h5py ``layer`` group."""
+def read_layers(group: Any, *, drop_input_neurons: bool = False) -> Network:
+    """Build a :class:`Network` from an open h5py ``layer`` group (see :func:`read_netx`)."""
     keys = sorted(group.keys(), key=int)
     input_shape: tuple[int, ...] | None = None
     layers: list[Layer] = []
@@ -220,10 +224,10 @@ def read_layers(group: Any) -> Network:
         if kind == "input":
             if layers or input_shape is not None:
                 raise ValueError(f"{g.name}: an input layer must come first")
-            if "neuron" in g:
+            if "neuron" in g and not drop_input_neurons:
                 raise NotImplementedError(
                     f"{g.name}: input layers with neurons (netx's graded-input encoder) are not supported; "
-                    "spikegate networks take spikes"
+                    "spikegate networks take spikes (drop_input_neurons=True takes that layer's spikes instead)"
                 )
             input_shape = shape
             continue

@@ -7,14 +7,13 @@ mode, weight exponent, bias exponent and conv geometry appears.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
 from spikegate.export.lava import Conv, Dense, Flatten, Network
 from spikegate.export.lava.lava_run import LavaUnavailable, lava_python
 from spikegate.neurons.loihi import LoihiLIFParams
+from tests.helpers import IN_CI
 
 
 def _ri(g: torch.Generator, low: int, high: int, shape) -> torch.Tensor:
@@ -78,6 +77,6 @@ def lava_env() -> str:
     try:
         return lava_python()
     except LavaUnavailable as e:
-        if os.environ.get("CI", "").lower() == "true":
+        if IN_CI:
             pytest.fail(f"Lava is required in CI: {e}")
         pytest.skip(str(e))

@@ -98,6 +98,12 @@ def _lava_dl_style_file(path, extra=None):
             extra(f)
 
 
+def test_input_neurons_can_be_dropped(tmp_path):
+    _lava_dl_style_file(tmp_path / "c.net", lambda f: f["layer/0"].create_group("neuron"))
+    net = read_netx(tmp_path / "c.net", drop_input_neurons=True)
+    assert net.input_shape == (1, 4, 4) and len(net.layers) == 3
+
+
 def test_reads_lava_dl_style_files(tmp_path):
     _lava_dl_style_file(tmp_path / "a.net")
     net = read_netx(tmp_path / "a.net")
