@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     t_ref, c_ref = time.perf_counter() - t0, time.process_time() - c0
     torch.set_num_threads(threads)
 
-    same_lava = all(torch.equal(a, b) for a, b in zip(emu.spikes, lava.spikes))
-    same_ref = all(torch.equal(a, b) for a, b in zip(emu.spikes, ref.spikes))
+    same_lava = all(torch.equal(a, b) for a, b in zip(emu.spikes, lava.spikes, strict=True))
+    same_ref = all(torch.equal(a, b) for a, b in zip(emu.spikes, ref.spikes, strict=True))
     rates = ", ".join(f"{float(s.float().mean()):.3f}" for s in emu.spikes)
     print(f"firing probability per step: hidden, output = {rates}; output spikes: {int(emu.output.sum())}")
     print()

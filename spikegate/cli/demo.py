@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_out(p, "runs/demo")
     add_seed(p)
     p.add_argument("--duration", type=positive_float, default=1000.0, help="biological time in ms (default: 1000)")
-    p.add_argument("--loihi-epochs", type=int, default=15, help="training epochs of the Loihi digits model (default: 15)")
+    p.add_argument("--loihi-epochs", type=int, default=15,
+                   help="training epochs of the Loihi digits model (default: 15)")
     p.set_defaults(func=run)
 
 

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "deploy", help="run a trained model on the Loihi emulator (spikegate's or Lava's)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint of a deployable task (e.g. runs/demo/loihi_digits.pt)")
+    p.add_argument("checkpoint", metavar="CKPT",
+                   help="checkpoint of a deployable task (e.g. runs/demo/loihi_digits.pt)")
     p.add_argument("--target", choices=("emulator", "lava"), default="emulator",
                    help="emulator: spikegate's numba emulator; lava: Intel Lava (default: emulator)")
     p.add_argument("--samples", type=int, default=None, help="use only the first N test samples (default: all)")

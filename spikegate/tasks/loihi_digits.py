@@ -88,9 +88,11 @@ def float_accuracy(model: nn.Module, spikes: Tensor, labels: Tensor, batch: int 
 
 
 def train(
-    cfg: DigitsConfig = DigitsConfig(), *, log: Callable[[str], None] | None = None
+    cfg: DigitsConfig | None = None, *, log: Callable[[str], None] | None = None
 ) -> tuple[Sequential, list[float]]:
-    """Train the float twin; returns the model and the test accuracy after every epoch."""
+    """Train the float twin (``cfg=None``: the defaults); returns the model and the test
+    accuracy after every epoch."""
+    cfg = DigitsConfig() if cfg is None else cfg
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     x_train, y_train, _, _ = load_split(cfg)

@@ -77,7 +77,7 @@ def deploy(
 
         run = run_lava(net, x, record="spikes", progress=progress)
     seconds = time.perf_counter() - t0
-    mismatches = sum(int((a.to(torch.int16) != b.to(torch.int16)).sum()) for a, b in zip(ref.spikes, run.spikes))
+    mismatches = sum(int((a != b).sum()) for a, b in zip(ref.spikes, run.spikes, strict=True))
     acc = lambda o: float((_predict(o) == labels).double().mean())  # noqa: E731
     return DeployResult(
         net, int(x.shape[1]), acc(out), acc(ref.output), target, acc(run.output), mismatches,

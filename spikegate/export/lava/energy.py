@@ -103,9 +103,11 @@ def _reach(n: int, k: int, stride: int, pad: int, dil: int, n_out: int) -> Tenso
     return reach
 
 
-def operations(net: Network, spikes: Tensor, run: NetworkRun, costs: EnergyCosts = EnergyCosts()) -> OpsReport:
+def operations(net: Network, spikes: Tensor, run: NetworkRun, costs: EnergyCosts | None = None) -> OpsReport:
     """Count the operations of ``net`` on ``spikes: [T, B, *input_shape]`` given ``run``, its
-    result with every layer recorded (``record="spikes"`` or ``"states"``)."""
+    result with every layer recorded (``record="spikes"`` or ``"states"``); ``costs=None``
+    takes the defaults of :class:`EnergyCosts`."""
+    costs = EnergyCosts() if costs is None else costs
     idx = net.neuron_layers
     if len(run.spikes) != len(idx):
         raise ValueError("run must hold the spikes of every neuron layer (record='spikes')")

@@ -86,16 +86,18 @@ def run_lava_jobs(
                 g.create_dataset("input", data=x.transpose(0, 1).contiguous().numpy(), compression="gzip",
                                  compression_opts=1)
         _spawn([python, str(RUNNER), job_path, out_path], err_path, progress)
-        results = []
         with h5py.File(out_path, "r") as f:
-            for i, (net, _) in enumerate(jobs):
-                g = f[f"runs/{i}"]
-                keys = sorted(g["spikes"].keys(), key=int)
-                load = lambda name: [torch.from_numpy(g[f"{name}/{k}"][()]).transpose(0, 1).contiguous()  # noqa: E731
-                                     for k in keys]
-                run = NetworkRun(load("spikes"), *((load("u"), load("v")) if record == "states" else ()))
-                results.append((run, LavaTiming(float(g.attrs["build_s"]), float(g.attrs["run_s"]))))
-    return results
+            return [_read_result(f[f"runs/{i}"], record) for i in range(len(jobs))]
+
+
+def _read_result(g, record: str) -> tuple[NetworkRun, LavaTiming]:
+    keys = sorted(g["spikes"].keys(), key=int)
+
+    def load(name: str) -> list[Tensor]:  # [B, T, ...] in the file -> [T, B, ...]
+        return [torch.from_numpy(g[f"{name}/{k}"][()]).transpose(0, 1).contiguous() for k in keys]
+
+    run = NetworkRun(load("spikes"), *((load("u"), load("v")) if record == "states" else ()))
+    return run, LavaTiming(float(g.attrs["build_s"]), float(g.attrs["run_s"]))
 
 
 def _spawn(cmd: list[str], err_path: str, progress: Callable[[int], None] | None) -> None:

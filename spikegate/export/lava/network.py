@@ -182,7 +182,9 @@ class Network:
             try:
                 torch.broadcast_shapes(value.shape, out)
             except RuntimeError:
-                raise ValueError(f"{where}.neuron.{name} of shape {tuple(value.shape)} does not broadcast to {out}") from None
+                raise ValueError(
+                    f"{where}.neuron.{name} of shape {tuple(value.shape)} does not broadcast to {out}"
+                ) from None
         return layer, out
 
     # -- structure ------------------------------------------------------------------------

@@ -138,7 +138,8 @@ def write_layers(group: Any, net: Network, *, extensions: bool = False) -> None:
                 )
             bias = torch.as_tensor(neuron.bias_mant, dtype=torch.int64).expand(shape)
             exp = torch.as_tensor(neuron.bias_exp, dtype=torch.int64).expand(shape)
-            g.create_dataset("biasExp", data=(_conv_bias_layout(exp) if len(shape) == 3 else exp.numpy()).astype(np.int64))
+            exp_data = _conv_bias_layout(exp) if len(shape) == 3 else exp.numpy()
+            g.create_dataset("biasExp", data=exp_data.astype(np.int64))
         if bool(bias.ne(0).any()) or "biasExp" in g:
             data = _conv_bias_layout(bias) if len(shape) == 3 else bias.numpy()
             g.create_dataset("bias", data=data.astype(np.float32))

@@ -16,7 +16,7 @@ def test_dense_counts_are_spikes_times_fan_out():
     ops = operations(net, x, run)
     steps, batch = x.shape[:2]
     inputs = [x] + run.spikes[:-1]
-    for layer, inp, out, row in zip(net.layers, inputs, run.spikes, ops.layers):
+    for layer, inp, out, row in zip(net.layers, inputs, run.spikes, ops.layers, strict=True):
         n_out = layer.weight.shape[0]
         assert row.synaptic_ops == pytest.approx(float(inp.double().sum()) * n_out / batch)
         assert row.neuron_updates == n_out * steps and row.spikes == pytest.approx(float(out.double().sum()) / batch)

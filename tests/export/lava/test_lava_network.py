@@ -13,6 +13,7 @@ from spikegate.neurons import Sequential
 from spikegate.neurons.loihi import LoihiConv2d, LoihiCubaLIF, LoihiLIFParams, LoihiLinear
 
 LIF = LoihiLIFParams(100, 200, 50)
+ONES = torch.ones(3, 4, dtype=torch.int64)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -21,7 +22,7 @@ def test_emulator_equals_reference(name):
     ref = net.run(x, record="states")
     emu = emulate(net, x, record="states")
     for field in ("spikes", "u", "v"):
-        for a, b in zip(getattr(ref, field), getattr(emu, field)):
+        for a, b in zip(getattr(ref, field), getattr(emu, field), strict=True):
             assert a.dtype == b.dtype and torch.equal(a, b), field
 
 
@@ -33,7 +34,7 @@ def test_emulator_chunks_and_record_modes(record):
     ref = net.run(x, record=record)
     assert calls == [3, 1]
     assert len(emu.spikes) == (1 if record == "output" else 3) and emu.u is None
-    for a, b in zip(ref.spikes, emu.spikes):
+    for a, b in zip(ref.spikes, emu.spikes, strict=True):
         assert torch.equal(a, b)
 
 
@@ -55,10 +56,10 @@ def test_reference_against_hand_computed_integrate_and_fire():
         ([Dense(torch.full((3, 4), 256), LIF)], r"\[0, 255\]"),
         ([Dense(torch.full((3, 4), -256), LIF)], r"\[-255, 0\]"),
         ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF, weight_exp=8)], r"weight_exp must lie in \[-8, 7\]"),
-        ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(du=4096))], r"layers\[0\]\.neuron: du must lie in \[0, 4095\]"),
+        ([Dense(ONES, LIF._replace(du=4096))], r"layers\[0\]\.neuron: du must lie in \[0, 4095\]"),
         ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(dv=-1))], r"dv must lie in \[0, 4095\]"),
         ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(vth=131072))], r"vth must lie in \[0, 131071\]"),
-        ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(bias_mant=4096))], r"bias_mant must lie in \[-4096, 4095\]"),
+        ([Dense(ONES, LIF._replace(bias_mant=4096))], r"bias_mant must lie in \[-4096, 4095\]"),
         ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(bias_exp=8))], r"bias_exp must lie in \[0, 7\]"),
         ([Dense(torch.ones(3, 4, dtype=torch.int64), LIF._replace(bias_mant=torch.zeros(5, dtype=torch.int64)))],
          "does not broadcast"),

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.lava
 @pytest.fixture(scope="module")
 def lava_results(lava_env):
     jobs = [make_case(name) for name in CASES]
-    return dict(zip(CASES, (run for run, _ in run_lava_jobs(jobs, record="states"))))
+    return dict(zip(CASES, (run for run, _ in run_lava_jobs(jobs, record="states")), strict=True))
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -27,7 +27,7 @@ def test_reference_emulator_and_lava_agree_on_spikes_and_states(name, lava_resul
     emu = emulate(net, x, record="states")
     lava = lava_results[name]
     for field in ("spikes", "u", "v"):
-        for k, (a, b, c) in enumerate(zip(getattr(ref, field), getattr(emu, field), getattr(lava, field))):
+        for k, (a, b, c) in enumerate(zip(getattr(ref, field), getattr(emu, field), getattr(lava, field), strict=True)):
             assert a.shape == b.shape == c.shape
             assert torch.equal(a, c), f"{name}: {field} of layer {k} differs from Lava at {int((a != c).sum())} entries"
             assert torch.equal(b, c), f"{name}: emulator {field} of layer {k} differs from Lava"
@@ -58,5 +58,5 @@ def test_run_lava_streams_samples_with_progress(lava_env):
     run = run_lava(net, x, record="spikes", progress=seen.append)
     ref = net.run(x, record="spikes")
     assert sum(seen) == x.shape[1]
-    for a, b in zip(ref.spikes, run.spikes):
+    for a, b in zip(ref.spikes, run.spikes, strict=True):
         assert torch.equal(a, b)
