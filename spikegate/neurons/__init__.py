@@ -24,6 +24,7 @@ from spikegate.neurons.lif import (
 from spikegate.neurons.loihi import (
     LoihiConv2d,
     LoihiCubaLIF,
+    LoihiLIF,
     LoihiLIFParams,
     LoihiLIFState,
     LoihiLinear,
@@ -48,6 +49,7 @@ __all__ = [
     "LIState",
     "LoihiConv2d",
     "LoihiCubaLIF",
+    "LoihiLIF",
     "LoihiLIFParams",
     "LoihiLIFState",
     "LoihiLinear",

@@ -37,6 +37,10 @@ units and :math:`64 \cdot 64 = 4096` state units, so a float weight :math:`w` is
 :math:`w \cdot 64 / 2^e`, a float threshold :math:`\vartheta` is ``vth`` :math:`= 64\vartheta`,
 and the float current and voltage are :math:`u / 4096`, :math:`v / 4096`.
 
+The pure step is :func:`loihi_lif_step` (state :class:`LoihiLIFState`, parameters
+:class:`LoihiLIFParams`), :class:`LoihiLIF` loops it over time, and :func:`dense_synapse` /
+:func:`conv_synapse` are the synapses; whole networks are ``spikegate.export.lava.Network``.
+
 **Float twin** (:class:`LoihiCubaLIF`, :class:`LoihiLinear`, :class:`LoihiConv2d`): the
 :class:`~spikegate.neurons.CubaLIF` dynamics with zero reset,
 :math:`i \leftarrow (1 - \delta_i) i + x`, :math:`v \leftarrow (1 - \delta_v) v + i`,
@@ -55,6 +59,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from spikegate._validate import check_positive, check_range
+from spikegate.kernels import reference
 from spikegate.neurons.base import Bounded, NeuronModule
 from spikegate.neurons.lif import CubaLIFParams, CubaLIFState, cuba_lif_step
 from spikegate.surrogate import SurrogateSpec
@@ -176,6 +181,37 @@ def loihi_lif_step(a_in: Tensor, state: LoihiLIFState, p: LoihiLIFParams) -> tup
     v = v.clamp(-STATE_LIMIT + 1, STATE_LIMIT - 1)
     s = v > (p.vth << MSB_SHIFT)
     return s.to(torch.int64), LoihiLIFState(u, torch.where(s, torch.zeros_like(v), v))
+
+
+class LoihiLIF(nn.Module):
+    """One layer of the integer datapath: ``forward(a_in: [T, B, *features], state=None) ->
+    (spikes [T, B, *features] int64 0/1, LoihiLIFState)``, where ``a_in`` is the integer
+    synaptic input a synapse op returns (before the 6-bit shift). ``trace`` returns the state
+    after every step. The step is :func:`loihi_lif_step`, looped by the reference kernel."""
+
+    def __init__(self, params: LoihiLIFParams) -> None:
+        super().__init__()
+        p = check_lif_params(LoihiLIFParams(*params))
+        self.params = p._replace(bias_mant=torch.as_tensor(p.bias_mant, dtype=torch.int64),
+                                 bias_exp=torch.as_tensor(p.bias_exp, dtype=torch.int64))
+
+    def _prepare(self, a_in: Tensor, state: LoihiLIFState | None) -> tuple[Tensor, LoihiLIFState]:
+        if not isinstance(a_in, Tensor) or a_in.is_floating_point() or a_in.is_complex() or a_in.dim() < 2:
+            raise TypeError("a_in must be an integer tensor [T, B, *features]")
+        if state is None:
+            zeros = torch.zeros(a_in.shape[1:], dtype=torch.int64, device=a_in.device)
+            state = LoihiLIFState(zeros, zeros.clone())
+        elif not isinstance(state, LoihiLIFState) or state.u.shape != a_in.shape[1:]:
+            raise ValueError(f"state must be a LoihiLIFState with fields of shape {tuple(a_in.shape[1:])}")
+        return a_in.to(torch.int64), state
+
+    def forward(self, a_in: Tensor, state: LoihiLIFState | None = None) -> tuple[Tensor, LoihiLIFState]:
+        x, state = self._prepare(a_in, state)
+        return reference.run(loihi_lif_step, x, state, self.params)
+
+    def trace(self, a_in: Tensor, state: LoihiLIFState | None = None) -> tuple[Tensor, LoihiLIFState]:
+        x, state = self._prepare(a_in, state)
+        return reference.trace(loihi_lif_step, x, state, self.params)  # type: ignore[return-value]
 
 
 def dense_synapse(s: Tensor, weight: Tensor, weight_exp: int = 0) -> Tensor:

@@ -10,6 +10,7 @@ from spikegate.export.lava import Network
 from spikegate.neurons import CubaLIF, Sequential
 from spikegate.neurons.loihi import (
     LoihiCubaLIF,
+    LoihiLIF,
     LoihiLIFParams,
     LoihiLIFState,
     LoihiLinear,
@@ -139,3 +140,18 @@ def test_twin_equals_integer_network_without_decay(weight_exp):
     run = net.run(x.to(torch.uint8))
     assert 0 < float(out.detach().mean()) < 1
     assert torch.equal(run.output.double(), out)
+
+
+def test_integer_layer_module_loops_the_step():
+    """LoihiLIF: an IF neuron with a_in = 3 per step and vth = 10 (640 state units) fires
+    every fourth step (192, 384, 576, 768 > 640 -> spike, reset)."""
+    layer = LoihiLIF(LoihiLIFParams(4095, 0, 10))
+    a = torch.full((8, 2, 1), 3, dtype=torch.int64)
+    spikes, state = layer(a)
+    assert spikes[:, 0, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]
+    _, states = layer.trace(a)
+    assert states.v[:4, 0, 0].tolist() == [192, 384, 576, 0] and torch.equal(states.v[-1], state.v)
+    with pytest.raises(TypeError, match="integer tensor"):
+        layer(a.float())
+    with pytest.raises(ValueError, match="vth must lie"):
+        LoihiLIF(LoihiLIFParams(0, 0, 1 << 17))

@@ -35,15 +35,15 @@ class DeployResult(NamedTuple):
     ops: OpsReport
 
     def summary(self) -> str:
-        return "\n".join([
-            f"deployed {self.samples} test samples to the {self.target}",
-            f"  PyTorch (float twin) accuracy: {self.float_accuracy:.2%}",
-            f"  integer model accuracy:        {self.integer_accuracy:.2%}",
-            f"  {self.target} accuracy:{' ' * (22 - len(self.target))}{self.target_accuracy:.2%}  "
-            f"({self.target_seconds:.2f} s)",
-            f"  spikes differing between the integer model and the {self.target}: {self.spike_mismatches} "
-            f"of {self.spikes_compared}",
-        ])
+        rows = [("PyTorch (float twin) accuracy:", f"{self.float_accuracy:.2%}"),
+                ("integer model accuracy:", f"{self.integer_accuracy:.2%}"),
+                (f"{self.target} accuracy:", f"{self.target_accuracy:.2%}  ({self.target_seconds:.2f} s)")]
+        width = max(len(label) for label, _ in rows)
+        lines = [f"deployed {self.samples} test samples to the {self.target}"]
+        lines += [f"  {label:<{width}} {value}" for label, value in rows]
+        lines.append(f"  spikes differing between the integer model and the {self.target}: "
+                     f"{self.spike_mismatches} of {self.spikes_compared}")
+        return "\n".join(lines)
 
 
 def _predict(out: Tensor) -> Tensor:
