@@ -8,7 +8,7 @@ layout of lava-dl's netx files (``spikegate.export.lava.netx``).
 **Time.** Every layer sees the spikes of the layer below *in the same step*: for one sample,
 ``s_k[t] = LIF_k(syn_k(s_{k-1}[t]))`` from rest, with ``s_0`` the input. In Lava each
 RingBuffer -> Dense -> LIF hop adds one step of delay; the Lava runner undoes it by reading
-layer ``k`` ``k`` steps later and resetting it at its own offset (see ``runner.py``), so all
+layer ``k`` ``k`` steps later and resetting it at its own offset (see ``runner/runner.py``), so all
 three back ends return the same per-sample spikes.
 
 :meth:`Network.run` is the reference: the pure integer step

@@ -121,3 +121,15 @@ def test_from_module_and_to_module_round_trip():
 def test_from_module_rejects_what_the_chip_cannot_run(modules, message):
     with pytest.raises(ValueError, match=message):
         Network.from_module(modules, 4)
+
+
+def test_missing_or_failing_lava_interpreter_raises(monkeypatch, tmp_path):
+    from spikegate.export.lava import LavaError, LavaUnavailable, run_lava
+
+    net, x = make_case("mixed")
+    monkeypatch.setenv("SPIKEGATE_LAVA_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(LavaUnavailable, match="make lava-env"):
+        run_lava(net, x)
+    monkeypatch.setenv("SPIKEGATE_LAVA_PYTHON", "/bin/false")
+    with pytest.raises(LavaError, match="exited with status 1"):
+        run_lava(net, x)
