@@ -291,7 +291,7 @@ def forward(
     i, v, r = i0.clone(), v0.clone(), r0.clone()
     record = torch.empty(x.shape if keep_record else (1, 1, 1), dtype=torch.uint8)
     tile = _tile(n, 1, 1, x.element_size(), workers, batch)
-    scratch = [np.empty((workers, tile), _np(x).dtype) for _ in range(2)]
+    scratch = [_np(x.new_empty((workers, tile))) for _ in range(2)]
     numba.set_num_threads(workers)
     _forward(_np(x), _np(x if noise is None else noise), _np(i), _np(v), _np(r), _np(alpha), _np(beta),
              _np(thr), _np(kappa), _np(spikes), _np(record), *scratch, c, cfg.reset, cfg.refractory, cfg.kind,
@@ -308,23 +308,25 @@ def backward(
     (sample, neuron), ``[B, N]`` (autograd reduces them to the parameters' shapes)."""
     steps, batch, n = x.shape
     workers = _workers()
-    dtype = _np(x).dtype
-    c = surrogate_constants(cfg.kind, cfg.sharpness, cfg.refractory, dtype)
+    c = surrogate_constants(cfg.kind, cfg.sharpness, cfg.refractory, _np(x).dtype)
     counting = cfg.refractory >= 0
     tile = _tile(n, steps, 1 + counting + keep_i + keep_v, x.element_size(), workers, batch)
     grad_x = torch.empty_like(x)
     gi, gv = grad_iT.clone(), grad_vT.clone()
     g = [torch.zeros_like(v0) for _ in range(4)]
     rec = record if record.numel() else torch.empty((1, 1, 1), dtype=torch.uint8)
-    u_tr = np.empty((workers, steps, tile), dtype)
-    act_tr = np.ones((workers, steps if counting else 1, tile), dtype)
-    v_tr = np.zeros((workers, steps if keep_v else 1, tile), dtype)
-    i_tr = np.zeros((workers, steps if keep_i else 1, tile), dtype)
-    vectors = [np.empty((workers, tile), dtype) for _ in range(7)]
+    # Scratch comes from torch.empty, so tests that poison fresh memory with NaN cover it too.
+    # Traces that are not needed are one row of the neutral value (1 for the mask, else 0).
+    u_tr = x.new_empty((workers, steps, tile))
+    act_tr = x.new_empty((workers, steps, tile)) if counting else x.new_ones((workers, 1, tile))
+    v_tr = x.new_empty((workers, steps, tile)) if keep_v else x.new_zeros((workers, 1, tile))
+    i_tr = x.new_empty((workers, steps, tile)) if keep_i else x.new_zeros((workers, 1, tile))
+    vectors = [_np(x.new_empty((workers, tile))) for _ in range(7)]
     broadcast = all(st == 0 for st in grad_s.stride())
     grad_s = grad_s[:1, :1, :1].contiguous() if broadcast else grad_s.contiguous()
     numba.set_num_threads(workers)
     _backward(_np(grad_s), _np(grad_x), _np(gi), _np(gv), _np(x), _np(rec), _np(i0), _np(v0), _np(r0),
-              _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g), u_tr, act_tr, v_tr, i_tr,
+              _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g),
+              *(_np(t) for t in (u_tr, act_tr, v_tr, i_tr)),
               *vectors, c, cfg.reset, cfg.refractory, cfg.kind, keep_i, keep_v, broadcast, tile)
     return grad_x, gi, gv, *g
