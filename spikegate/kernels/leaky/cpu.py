@@ -17,12 +17,12 @@ membrane trace in a scratch buffer that stays in cache, then runs the reverse re
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import torch
 from numba import njit, prange
 from torch import Tensor
 
+from spikegate.kernels._numba import threads
 from spikegate.kernels.leaky.spec import (
     ATAN,
     ESCAPE,
@@ -257,11 +257,6 @@ def _backward(grad_s, grad_x, gi, gv, x, record, i0, v0, r0, alpha, beta, thr, k
     return 0
 
 
-def _workers() -> int:
-    """Threads for one call: torch's setting, capped by numba's pool."""
-    return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-
-
 def _tile(n: int, steps: int, traces: int, itemsize: int, workers: int, batch: int) -> int:
     """Neurons per tile: few enough that the backward's ``traces`` stay in cache, a multiple of
     16 (one AVX-512 register of float32), and small enough that every worker gets ~4 tiles."""
@@ -285,14 +280,13 @@ def forward(
     Returns ``(spikes [T, B, N], i_T, v_T, r_T, record)``; ``record`` is the uint8 spikes when
     ``keep_record`` else empty."""
     steps, batch, n = x.shape
-    workers = _workers()
+    workers = threads()
     c = surrogate_constants(cfg.kind, cfg.sharpness, cfg.refractory, _np(x).dtype)
     spikes = torch.empty_like(x)
     i, v, r = i0.clone(), v0.clone(), r0.clone()
     record = torch.empty(x.shape if keep_record else (1, 1, 1), dtype=torch.uint8)
     tile = _tile(n, 1, 1, x.element_size(), workers, batch)
     scratch = [_np(x.new_empty((workers, tile))) for _ in range(2)]
-    numba.set_num_threads(workers)
     _forward(_np(x), _np(x if noise is None else noise), _np(i), _np(v), _np(r), _np(alpha), _np(beta),
              _np(thr), _np(kappa), _np(spikes), _np(record), *scratch, c, cfg.reset, cfg.refractory, cfg.kind,
              keep_record, tile)
@@ -307,7 +301,7 @@ def backward(
     """Gradients ``(x, i0, v0, alpha, beta, thr, kappa)``; the parameter gradients are per
     (sample, neuron), ``[B, N]`` (autograd reduces them to the parameters' shapes)."""
     steps, batch, n = x.shape
-    workers = _workers()
+    workers = threads()
     c = surrogate_constants(cfg.kind, cfg.sharpness, cfg.refractory, _np(x).dtype)
     counting = cfg.refractory >= 0
     tile = _tile(n, steps, 1 + counting + keep_i + keep_v, x.element_size(), workers, batch)
@@ -324,7 +318,6 @@ def backward(
     vectors = [_np(x.new_empty((workers, tile))) for _ in range(7)]
     broadcast = all(st == 0 for st in grad_s.stride())
     grad_s = grad_s[:1, :1, :1].contiguous() if broadcast else grad_s.contiguous()
-    numba.set_num_threads(workers)
     _backward(_np(grad_s), _np(grad_x), _np(gi), _np(gv), _np(x), _np(rec), _np(i0), _np(v0), _np(r0),
               _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g),
               *(_np(t) for t in (u_tr, act_tr, v_tr, i_tr)),
