@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,13 @@ def peak_memory(fn: Callable[[], object], device: str) -> float:
     base = _status("VmRSS")
     fn()
     return _status("VmHWM") - base
+
+
+def memory_in_subprocess(script: str, args: list[str]) -> float:
+    """Run ``script --memory ...`` in a fresh process (whose allocator returns freed blocks to
+    the system, see :func:`setup_memory_accounting`) and read the peak it prints last."""
+    out = subprocess.run([sys.executable, script, *args], check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def timed(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:

@@ -15,8 +15,6 @@ current gradient out). Spike rates must lie in 1-50 %.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 
 import torch
 from common import (
@@ -26,6 +24,7 @@ from common import (
     copy_floor,
     lif_layer,
     machine,
+    memory_in_subprocess,
     peak_memory,
     setup_memory_accounting,
     table,
@@ -57,17 +56,6 @@ def inputs(n: int, steps: int, device: str) -> tuple[torch.Tensor, nn.Linear, to
     return x, linear, linear(x).detach()
 
 
-def memory_in_subprocess(impl: str, n: int, steps: int, threads: int, device: str) -> float:
-    """Peak memory of the LIF part, measured in a fresh process whose allocator returns freed
-    blocks to the system (see common.setup_memory_accounting)."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--memory", impl, "--sizes", f"{n}x{steps}", "--threads", str(threads),
-         "--device", device],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return float(out.strip().splitlines()[-1])
-
-
 def memory_only(impl: str, n: int, steps: int, threads: int, device: str) -> None:
     setup_memory_accounting()
     torch.set_num_threads(threads)
@@ -97,7 +85,11 @@ def run_size(impls, n: int, steps: int, threads: int, device: str, repeats: int)
     rates = {impl: lif_only(models[impl], current)().mean().item() for impl in impls}
     t_whole = timed({impl: whole(impl) for impl in impls}, repeats, device)
     t_lif = timed({impl: lif_only(models[impl], current) for impl in impls}, repeats, device)
-    memory = {impl: memory_in_subprocess(impl, n, steps, threads, device) for impl in impls}
+    memory = {
+        impl: memory_in_subprocess(__file__, ["--memory", impl, "--sizes", f"{n}x{steps}", "--threads",
+                                              str(threads), "--device", device])
+        for impl in impls
+    }
     floor = copy_floor(FLOOR_BYTES * steps * BATCH * n, device, repeats)
 
     peers = [p for p in PEERS if p in impls]

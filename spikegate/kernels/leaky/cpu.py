@@ -38,8 +38,8 @@ from spikegate.kernels.leaky.spec import (
 
 # Scratch per worker in the backward: the membrane trace of one tile plus up to three more
 # traces (refractory mask, previous v, previous i). Keep it inside a core's L2.
-_SCRATCH_BYTES = 512 * 1024
-_MAX_TILE = 256
+_SCRATCH_BYTES = 1024 * 1024
+_MAX_TILE = 512
 
 
 @njit(cache=True, error_model="numpy")
@@ -74,110 +74,91 @@ def surrogate_derivative(z, out, kind, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy")
-def _integrate(x, i, v, r, alpha, beta, u, act, refractory, c):  # pragma: no cover - compiled
-    """``i = alpha i + x``; ``u = beta v + i``; during a refractory period ``u = v``."""
-    zero, one = c[0], c[1]
-    for k in range(x.shape[0]):
-        i[k] = alpha[k] * i[k] + x[k]
-        u[k] = beta[k] * v[k] + i[k]
-    if refractory >= 0:
-        for k in range(x.shape[0]):
-            active = r[k] <= zero
-            act[k] = one if active else zero
-            if not active:
-                u[k] = v[k]
+def _charge(x, i, v, r, alpha, beta, zero):  # pragma: no cover - compiled
+    """One neuron, one step up to the spike: ``i = alpha i + x``, ``u = beta v + i``, held at
+    ``v`` while refractory (``r > 0``). Returns ``(i, u, active)``."""
+    i = alpha * i + x
+    u = beta * v + i
+    active = r <= zero
+    return i, (u if active else v), active
 
 
 @njit(cache=True, error_model="numpy")
-def _fire(u, thr, kappa, noise, act, s, kind, refractory, c):  # pragma: no cover - compiled
-    """``s = H(u - thr)`` (zero while refractory), or for the meta-neuron
-    ``s = 1[noise < sigmoid((u - thr) / kappa)]``."""
-    zero, one = c[0], c[1]
-    if kind == ESCAPE:
-        for k in range(u.shape[0]):
-            p = one / (one + np.exp(-((u[k] - thr[k]) / kappa[k])))
-            s[k] = one if noise[k] < p else zero
-    else:
-        for k in range(u.shape[0]):
-            s[k] = one if u[k] - thr[k] >= zero else zero
-        if refractory >= 0:
-            for k in range(u.shape[0]):
-                s[k] = s[k] * act[k]
+def _discharge(u, s, thr, r, c_sub, c_zero, period, one, zero):  # pragma: no cover - compiled
+    """The membrane after the spike decision (``c_sub``/``c_zero`` select the reset; the
+    arithmetic equals the step function's in every case) and the refractory countdown."""
+    v = u - s * (thr * c_sub + u * c_zero)
+    left = r - one
+    return v, (period if s > zero else (left if left > zero else zero))
 
 
 @njit(cache=True, error_model="numpy")
-def _reset(u, s, thr, v, r, reset, refractory, c):  # pragma: no cover - compiled
-    """The membrane after the spike decision, and the refractory countdown."""
-    zero, one, period = c[0], c[1], c[5]
-    if reset == SUBTRACT:
-        for k in range(u.shape[0]):
-            v[k] = u[k] - thr[k] * s[k]
-    elif reset == ZERO:
-        for k in range(u.shape[0]):
-            v[k] = u[k] * (one - s[k])
-    else:
-        for k in range(u.shape[0]):
-            v[k] = u[k]
-    if refractory >= 0:
-        for k in range(u.shape[0]):
-            left = r[k] - one
-            r[k] = period if s[k] > zero else (left if left > zero else zero)
+def _reverse(u, s, h, a, gs, gv, gi, thr, alpha, beta, c_sub, c_zero, one):  # pragma: no cover - compiled
+    """One neuron, one step of the reverse recursion (README.md): from the spike ``s``, the
+    surrogate ``h``, the refractory mask ``a`` and the incoming gradients, return
+    ``(dL/dX, gi, gv)`` for the step before and ``sh = sigma h`` for the parameter gradients."""
+    sh = (gs - gv * (thr * c_sub + u * c_zero)) * h * a
+    gu = gv * (one - s * a * c_zero) + sh
+    gc = gu * a
+    gtot = gi + gc
+    return gtot, alpha * gtot, gc * beta + gu * (one - a), sh, gc
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _forward(x, noise, i, v, r, alpha, beta, thr, kappa, spikes, record, u_w, act_w, c, reset, refractory,
-             kind, keep, tile):  # pragma: no cover - compiled
+def _forward(x, noise, i, v, r, alpha, beta, thr, kappa, spikes, record, c, reset, kind, keep, tile, workers):  # pragma: no cover - compiled
     """Run all steps; ``i, v, r`` hold the initial state and are overwritten with the final one.
-    With ``keep`` the spikes are also written to ``record`` as bytes (for the backward).
-    ``u_w, act_w: [workers, tile]`` are scratch."""
+    With ``keep`` the meta-neuron's spikes are also written to ``record`` as bytes."""
     steps, batch, n = x.shape
-    workers = u_w.shape[0]
     per_row = (n + tile - 1) // tile
     jobs = batch * per_row
+    zero, one, period = c[0], c[1], c[5]
+    c_sub = one if reset == SUBTRACT else zero
+    c_zero = one if reset == ZERO else zero
     for w in prange(workers):
         for job in range(w * jobs // workers, (w + 1) * jobs // workers):
             b = job // per_row
             n0 = (job % per_row) * tile
             n1 = min(n0 + tile, n)
-            m = n1 - n0
-            u = u_w[w, :m]
-            act = act_w[w, :m]
-            ib = i[b, n0:n1]
-            vb = v[b, n0:n1]
-            rb = r[b, n0:n1]
-            al = alpha[b, n0:n1]
-            be = beta[b, n0:n1]
-            th = thr[b, n0:n1]
-            ka = kappa[b, n0:n1]
+            ib, vb, rb = i[b, n0:n1], v[b, n0:n1], r[b, n0:n1]
+            al, be, th, ka = alpha[b, n0:n1], beta[b, n0:n1], thr[b, n0:n1], kappa[b, n0:n1]
             for t in range(steps):
-                s = spikes[t, b, n0:n1]
-                _integrate(x[t, b, n0:n1], ib, vb, rb, al, be, u, act, refractory, c)
+                xt, st = x[t, b, n0:n1], spikes[t, b, n0:n1]
                 if kind == ESCAPE:
-                    _fire(u, th, ka, noise[t, b, n0:n1], act, s, kind, refractory, c)
+                    nt = noise[t, b, n0:n1]
+                    for k in range(n1 - n0):
+                        ik, u, active = _charge(xt[k], ib[k], vb[k], rb[k], al[k], be[k], zero)
+                        p = one / (one + np.exp(-((u - th[k]) / ka[k])))
+                        sk = one if nt[k] < p else zero
+                        st[k] = sk
+                        if keep:
+                            record[t, b, n0 + k] = 1 if sk > zero else 0
+                        ib[k] = ik
+                        vb[k], rb[k] = _discharge(u, sk, th[k], rb[k], c_sub, c_zero, period, one, zero)
                 else:
-                    _fire(u, th, ka, u, act, s, kind, refractory, c)
-                if keep:
-                    for k in range(m):
-                        record[t, b, n0 + k] = 1 if s[k] > 0 else 0
-                _reset(u, s, th, vb, rb, reset, refractory, c)
+                    for k in range(n1 - n0):
+                        ik, u, active = _charge(xt[k], ib[k], vb[k], rb[k], al[k], be[k], zero)
+                        sk = one if active and u - th[k] >= zero else zero
+                        st[k] = sk
+                        ib[k] = ik
+                        vb[k], rb[k] = _discharge(u, sk, th[k], rb[k], c_sub, c_zero, period, one, zero)
     return 0
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def _backward(grad_s, grad_x, gi, gv, x, record, i0, v0, r0, alpha, beta, thr, kappa,
               g_alpha, g_beta, g_thr, g_kappa, u_tr, act_tr, v_tr, i_tr, i_w, v_w, r_w, s_w, z_w, h_w, g_w,
-              c, reset, refractory, kind, keep_i, keep_v, broadcast, tile):  # pragma: no cover - compiled
+              c, reset, kind, counting, keep_i, keep_v, params, broadcast, tile, workers):  # pragma: no cover - compiled
     """BPTT through all steps. ``gi, gv`` enter as the gradients of the final state and leave as
     those of the initial state; ``grad_x`` is written and the per-(sample, neuron) parameter
-    gradients ``g_*`` (zero on entry) accumulated. Scratch: the traces ``u_tr`` (and
-    ``act_tr``/``v_tr``/``i_tr`` when refractory/``keep_v``/``keep_i``) ``[workers, T, tile]``,
-    vectors ``*_w: [workers, tile]``. With ``broadcast``, ``grad_s`` is one value ``[1, 1, 1]``
-    standing for all steps and neurons (the gradient of ``spikes.sum()``), never materialized."""
+    gradients ``g_*`` (zero on entry) accumulated when ``params``. Scratch: the traces ``u_tr`` (and
+    ``act_tr``/``v_tr``/``i_tr`` when ``counting``/``keep_v``/``keep_i``; otherwise one row,
+    whose content is never used) ``[workers, T, tile]``, vectors ``*_w: [workers, tile]``. With
+    ``broadcast``, ``grad_s`` is one value ``[1, 1, 1]`` standing for all steps and neurons (the
+    gradient of ``spikes.sum()``), never materialized."""
     steps, batch, n = x.shape
-    workers = u_tr.shape[0]
     per_row = (n + tile - 1) // tile
     jobs = batch * per_row
-    zero, one = c[0], c[1]
+    zero, one, period = c[0], c[1], c[5]
     c_sub = one if reset == SUBTRACT else zero
     c_zero = one if reset == ZERO else zero
     for w in prange(workers):
@@ -186,74 +167,72 @@ def _backward(grad_s, grad_x, gi, gv, x, record, i0, v0, r0, alpha, beta, thr, k
             n0 = (job % per_row) * tile
             n1 = min(n0 + tile, n)
             m = n1 - n0
-            al = alpha[b, n0:n1]
-            be = beta[b, n0:n1]
-            th = thr[b, n0:n1]
-            ka = kappa[b, n0:n1]
-            i = i_w[w, :m]
-            v = v_w[w, :m]
-            r = r_w[w, :m]
-            s = s_w[w, :m]
-            z = z_w[w, :m]
-            h = h_w[w, :m]
+            al, be, th, ka = alpha[b, n0:n1], beta[b, n0:n1], thr[b, n0:n1], kappa[b, n0:n1]
+            i, v, r = i_w[w, :m], v_w[w, :m], r_w[w, :m]
+            s, z, h = s_w[w, :m], z_w[w, :m], h_w[w, :m]
             g_fill = g_w[w, :m]
             if broadcast:
                 g_fill[:] = grad_s[0, 0, 0]
-            # Recompute the forward of this tile (same step functions, same rounding).
             i[:] = i0[b, n0:n1]
             v[:] = v0[b, n0:n1]
             r[:] = r0[b, n0:n1]
+            # Recompute the forward of this tile: same step code, same rounding. Traces that are
+            # not kept are written to (and read from) their single row.
             for t in range(steps):
-                if keep_v:
-                    v_tr[w, t, :m] = v
-                if keep_i:
-                    i_tr[w, t, :m] = i
-                u = u_tr[w, t, :m]
-                a_t = act_tr[w, t if refractory >= 0 else 0, :m]
-                _integrate(x[t, b, n0:n1], i, v, r, al, be, u, a_t, refractory, c)
-                if kind == ESCAPE:
+                ut = u_tr[w, t, :m]
+                at = act_tr[w, t if counting else 0, :m]
+                vt = v_tr[w, t if keep_v else 0, :m]
+                it = i_tr[w, t if keep_i else 0, :m]
+                xt = x[t, b, n0:n1]
+                if kind == ESCAPE:  # the spike is the recorded draw
                     for k in range(m):
                         s[k] = one if record[t, b, n0 + k] else zero
-                else:
-                    _fire(u, th, ka, u, a_t, s, kind, refractory, c)
-                _reset(u, s, th, v, r, reset, refractory, c)
-            # Reverse recursion (README.md): gv, gi carry dL/dv[t], dL/di[t].
-            gvb = gv[b, n0:n1]
-            gib = gi[b, n0:n1]
-            acc_a = g_alpha[b, n0:n1]
-            acc_b = g_beta[b, n0:n1]
-            acc_t = g_thr[b, n0:n1]
-            acc_k = g_kappa[b, n0:n1]
-            for t in range(steps - 1, -1, -1):
-                u = u_tr[w, t, :m]
-                a_t = act_tr[w, t if refractory >= 0 else 0, :m]
-                v_p = v_tr[w, t if keep_v else 0, :m]
-                i_p = i_tr[w, t if keep_i else 0, :m]
                 for k in range(m):
-                    z[k] = u[k] - th[k]
+                    vt[k] = v[k]
+                    it[k] = i[k]
+                    ik, u, active = _charge(xt[k], i[k], v[k], r[k], al[k], be[k], zero)
+                    ut[k] = u
+                    at[k] = one if active else zero
+                    det = one if active and u - th[k] >= zero else zero
+                    sk = s[k] if kind == ESCAPE else det
+                    i[k] = ik
+                    v[k], r[k] = _discharge(u, sk, th[k], r[k], c_sub, c_zero, period, one, zero)
+            # Reverse recursion (README.md): gv, gi carry the gradients reaching V[t], I[t].
+            gvb, gib = gv[b, n0:n1], gi[b, n0:n1]
+            acc_a, acc_b = g_alpha[b, n0:n1], g_beta[b, n0:n1]
+            acc_t, acc_k = g_thr[b, n0:n1], g_kappa[b, n0:n1]
+            for t in range(steps - 1, -1, -1):
+                ut = u_tr[w, t, :m]
+                at = act_tr[w, t if counting else 0, :m]
+                vt = v_tr[w, t if keep_v else 0, :m]
+                it = i_tr[w, t if keep_i else 0, :m]
                 if kind == ESCAPE:
                     for k in range(m):
                         s[k] = one if record[t, b, n0 + k] else zero
-                        p = one / (one + np.exp(-(z[k] / ka[k])))
+                        p = one / (one + np.exp(-((ut[k] - th[k]) / ka[k])))
                         h[k] = p * (one - p) / ka[k]
                 else:
-                    _fire(u, th, ka, u, a_t, s, kind, refractory, c)
+                    for k in range(m):
+                        z[k] = ut[k] - th[k]
                     surrogate_derivative(z, h, kind, c)
                 gs_t = g_fill if broadcast else grad_s[t, b, n0:n1]
                 gx_t = grad_x[t, b, n0:n1]
-                for k in range(m):
-                    hk = h[k] * a_t[k]
-                    gsk = gs_t[k] - gvb[k] * (th[k] * c_sub + u[k] * c_zero)
-                    gu = gvb[k] * (one - s[k] * c_zero) + gsk * hk
-                    acc_t[k] += -(gsk * hk) - gvb[k] * s[k] * c_sub
-                    acc_k[k] += -(gsk * hk) * z[k] / ka[k]
-                    gc = gu * a_t[k]
-                    gtot = gib[k] + gc
-                    acc_a[k] += gtot * i_p[k]
-                    acc_b[k] += gc * v_p[k]
-                    gx_t[k] = gtot
-                    gib[k] = al[k] * gtot
-                    gvb[k] = gc * be[k] + gu * (one - a_t[k])
+                if params:
+                    for k in range(m):
+                        zk = ut[k] - th[k]
+                        sk = s[k] if kind == ESCAPE else (one if zk >= zero else zero)
+                        g = gvb[k]
+                        gx_t[k], gib[k], gvb[k], sh, gc = _reverse(
+                            ut[k], sk, h[k], at[k], gs_t[k], g, gib[k], th[k], al[k], be[k], c_sub, c_zero, one)
+                        acc_t[k] += -sh - g * sk * at[k] * c_sub
+                        acc_k[k] += -sh * zk / ka[k]
+                        acc_a[k] += gx_t[k] * it[k]
+                        acc_b[k] += gc * vt[k]
+                else:
+                    for k in range(m):
+                        sk = s[k] if kind == ESCAPE else (one if ut[k] - th[k] >= zero else zero)
+                        gx_t[k], gib[k], gvb[k], sh, gc = _reverse(
+                            ut[k], sk, h[k], at[k], gs_t[k], gvb[k], gib[k], th[k], al[k], be[k], c_sub, c_zero, one)
     return 0
 
 
@@ -286,20 +265,19 @@ def forward(
     i, v, r = i0.clone(), v0.clone(), r0.clone()
     record = torch.empty(x.shape if keep_record else (1, 1, 1), dtype=torch.uint8)
     tile = _tile(n, 1, 1, x.element_size(), workers, batch)
-    scratch = [_np(x.new_empty((workers, tile))) for _ in range(2)]
     _forward(_np(x), _np(x if noise is None else noise), _np(i), _np(v), _np(r), _np(alpha), _np(beta),
-             _np(thr), _np(kappa), _np(spikes), _np(record), *scratch, c, cfg.reset, cfg.refractory, cfg.kind,
-             keep_record, tile)
+             _np(thr), _np(kappa), _np(spikes), _np(record), c, cfg.reset, cfg.kind, keep_record, tile, workers)
     return spikes, i, v, r, (record if keep_record else record[:0])
 
 
 def backward(
     grad_s: Tensor, grad_iT: Tensor, grad_vT: Tensor, x: Tensor, record: Tensor,
     i0: Tensor, v0: Tensor, r0: Tensor, alpha: Tensor, beta: Tensor, thr: Tensor, kappa: Tensor,
-    cfg: Config, keep_i: bool, keep_v: bool,
+    cfg: Config, keep_i: bool, keep_v: bool, params: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gradients ``(x, i0, v0, alpha, beta, thr, kappa)``; the parameter gradients are per
-    (sample, neuron), ``[B, N]`` (autograd reduces them to the parameters' shapes)."""
+    (sample, neuron), ``[B, N]`` (autograd reduces them to the parameters' shapes), and zero
+    unless ``params``."""
     steps, batch, n = x.shape
     workers = threads()
     c = surrogate_constants(cfg.kind, cfg.sharpness, cfg.refractory, _np(x).dtype)
@@ -310,16 +288,18 @@ def backward(
     g = [torch.zeros_like(v0) for _ in range(4)]
     rec = record if record.numel() else torch.empty((1, 1, 1), dtype=torch.uint8)
     # Scratch comes from torch.empty, so tests that poison fresh memory with NaN cover it too.
-    # Traces that are not needed are one row of the neutral value (1 for the mask, else 0).
-    u_tr = x.new_empty((workers, steps, tile))
-    act_tr = x.new_empty((workers, steps, tile)) if counting else x.new_ones((workers, 1, tile))
-    v_tr = x.new_empty((workers, steps, tile)) if keep_v else x.new_zeros((workers, 1, tile))
-    i_tr = x.new_empty((workers, steps, tile)) if keep_i else x.new_zeros((workers, 1, tile))
-    vectors = [_np(x.new_empty((workers, tile))) for _ in range(7)]
+    # A trace that is not kept is one row; the mask's row holds ones (never refractory).
+    traces = [
+        x.new_empty((workers, steps, tile)),
+        x.new_empty((workers, steps, tile)) if counting else x.new_ones((workers, 1, tile)),
+        x.new_empty((workers, steps if keep_v else 1, tile)),
+        x.new_empty((workers, steps if keep_i else 1, tile)),
+    ]
+    vectors = [x.new_empty((workers, tile)) for _ in range(7)]
     broadcast = all(st == 0 for st in grad_s.stride())
     grad_s = grad_s[:1, :1, :1].contiguous() if broadcast else grad_s.contiguous()
     _backward(_np(grad_s), _np(grad_x), _np(gi), _np(gv), _np(x), _np(rec), _np(i0), _np(v0), _np(r0),
-              _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g),
-              *(_np(t) for t in (u_tr, act_tr, v_tr, i_tr)),
-              *vectors, c, cfg.reset, cfg.refractory, cfg.kind, keep_i, keep_v, broadcast, tile)
+              _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g), *(_np(t) for t in traces),
+              *(_np(t) for t in vectors), c, cfg.reset, cfg.kind, counting, keep_i, keep_v, params, broadcast,
+              tile, workers)
     return grad_x, gi, gv, *g

@@ -138,7 +138,7 @@ def _backward_kernel(gs_ptr, gx_ptr, gi_ptr, gv_ptr, x_ptr, rec_ptr, i0_ptr, v0_
                      alpha_ptr, beta_ptr, thr_ptr, kappa_ptr, ga_ptr, gb_ptr, gt_ptr, gk_ptr,
                      u_tr, a_tr, v_tr, i_tr, c_ptr, steps, M,
                      RESET: tl.constexpr, COUNTING: tl.constexpr, KIND: tl.constexpr,
-                     KEEP_I: tl.constexpr, KEEP_V: tl.constexpr, BROADCAST: tl.constexpr,
+                     KEEP_I: tl.constexpr, KEEP_V: tl.constexpr, PARAMS: tl.constexpr, BROADCAST: tl.constexpr,
                      BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
@@ -198,15 +198,18 @@ def _backward_kernel(gs_ptr, gx_ptr, gi_ptr, gv_ptr, x_ptr, rec_ptr, i0_ptr, v0_
         if RESET == SUBTRACT:
             gs = gs - gv * thr
             gu = gv + gs * h
-            acc_t += -(gs * h) - gv * s
+            if PARAMS:
+                acc_t += -(gs * h) - gv * s
         elif RESET == ZERO:
             gs = gs - gv * u
             gu = gv * (1.0 - s) + gs * h
-            acc_t += -(gs * h)
+            if PARAMS:
+                acc_t += -(gs * h)
         else:
             gu = gv + gs * h
-            acc_t += -(gs * h)
-        if KIND == ESCAPE:
+            if PARAMS:
+                acc_t += -(gs * h)
+        if KIND == ESCAPE and PARAMS:
             acc_k += -(gs * h) * z / kappa
         gc = gu * act
         gtot = gi + gc
@@ -262,7 +265,7 @@ def forward(
 def backward(
     grad_s: Tensor, grad_iT: Tensor, grad_vT: Tensor, x: Tensor, record: Tensor,
     i0: Tensor, v0: Tensor, r0: Tensor, alpha: Tensor, beta: Tensor, thr: Tensor, kappa: Tensor,
-    cfg: Config, keep_i: bool, keep_v: bool,
+    cfg: Config, keep_i: bool, keep_v: bool, params: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """As :func:`spikegate.kernels.leaky.cpu.backward`."""
     _check_device(x)
@@ -282,7 +285,7 @@ def backward(
     _backward_kernel[grid](
         grad_s, grad_x, gi, gv, x, record if record.numel() else x, i0, v0, r0, alpha, beta, thr, kappa,
         *g, u_tr, a_tr, v_tr, i_tr, _constants(cfg, x), steps, m,
-        RESET=cfg.reset, COUNTING=counting, KIND=cfg.kind, KEEP_I=keep_i, KEEP_V=keep_v,
+        RESET=cfg.reset, COUNTING=counting, KIND=cfg.kind, KEEP_I=keep_i, KEEP_V=keep_v, PARAMS=params,
         BROADCAST=broadcast, BLOCK=BLOCK, enable_fp_fusion=False,
     )
     return grad_x, gi, gv, *g

@@ -85,12 +85,14 @@ def leaky_backward(
     sharpness: float,
     keep_i: bool,
     keep_v: bool,
+    params: bool,
     engine: str,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients ``(x, i0, v0, alpha, beta, thr, kappa)``, parameters per (sample, neuron)."""
+    """Gradients ``(x, i0, v0, alpha, beta, thr, kappa)``, parameters per (sample, neuron);
+    ``keep_i``/``keep_v``: alpha/beta need them; ``params``: any parameter needs a gradient."""
     cfg = Config(reset, refractory, kind, sharpness)
     return _engine(engine).backward(
-        grad_s, grad_iT, grad_vT, x, record, i0, v0, r0, alpha, beta, thr, kappa, cfg, keep_i, keep_v
+        grad_s, grad_iT, grad_vT, x, record, i0, v0, r0, alpha, beta, thr, kappa, cfg, keep_i, keep_v, params
     )
 
 
@@ -125,7 +127,8 @@ def _backward(ctx, grad_s, grad_i, grad_v, _grad_r, _grad_record):
         grad_v = torch.zeros_like(v0)
     gx, gi, gv, ga, gb, gt, gk = torch.ops.spikegate.leaky_backward(
         grad_s, grad_i, grad_v, x, record, i0, v0, r0, alpha, beta, thr, kappa,
-        *ctx.config, bool(need[_ALPHA]), bool(need[_BETA]), ctx.engine,
+        *ctx.config, bool(need[_ALPHA]), bool(need[_BETA]),
+        any(need[k] for k in (_ALPHA, _BETA, _THR, _KAPPA)), ctx.engine,
     )
     return (
         gx if need[_X] else None, None,
