@@ -9,7 +9,6 @@ is the same recursion with the input scaled by 0.1, so its threshold is 0.1).
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import math
 import os
@@ -31,17 +30,6 @@ PEERS = ("snntorch", "norse", "spikingjelly")
 IMPLEMENTATIONS = ("spikegate", *PEERS, "torch loop")
 
 
-def setup_memory_accounting() -> None:
-    """Make resident memory follow live tensors: every allocation of 4 KiB or more is its own mmap,
-    returned to the system when freed (glibc otherwise keeps freed blocks resident)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 4096)  # M_MMAP_THRESHOLD (fixed; disables the dynamic threshold)
-        libc.mallopt(-1, 0)  # M_TRIM_THRESHOLD
-    except OSError:
-        pass
-
-
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field):
@@ -49,27 +37,39 @@ def _status(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def peak_memory(fn: Callable[[], object], device: str) -> float:
-    """Peak memory (bytes) that ``fn`` adds above what is allocated when it starts."""
-    gc.collect()
+def _allocated(device: str) -> int:
     if device == "cuda":
         torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
+        return torch.cuda.memory_allocated()
+    return _status("VmRSS")
+
+
+def peak_memory(forward: Callable[[], Tensor], backward: Callable[[Tensor], object], device: str) -> tuple[float, float]:
+    """``(peak, kept)`` in bytes above what is allocated at the start: the peak over forward and
+    backward, and what the forward keeps for the backward (allocated after the forward, less
+    its output)."""
+    gc.collect()
+    if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to the current RSS
-    base = _status("VmRSS")
-    fn()
-    return _status("VmHWM") - base
+    else:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to the current RSS
+    base = _allocated(device)
+    out = forward()
+    kept = _allocated(device) - base - out.numel() * out.element_size()
+    backward(out)
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else _status("VmHWM")
+    return peak - base, kept
 
 
-def memory_in_subprocess(script: str, args: list[str]) -> float:
-    """Run ``script --memory ...`` in a fresh process (whose allocator returns freed blocks to
-    the system, see :func:`setup_memory_accounting`) and read the peak it prints last."""
+def memory_in_subprocess(script: str, args: list[str]) -> tuple[float, float]:
+    """Run ``script --memory ...`` in a fresh process and read the ``peak kept`` it prints last.
+
+    The process warms up on a tiny problem (code, caches), then measures the first full-size
+    iteration: no block of that size was ever freed, so resident memory grows with every live
+    byte (glibc maps large blocks afresh and unmaps them on free)."""
     out = subprocess.run([sys.executable, script, *args], check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+    peak, kept = out.strip().splitlines()[-1].split()
+    return float(peak), float(kept)
 
 
 def timed(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:
