@@ -131,12 +131,18 @@ def run(
     """Run ``op`` over all time steps of ``xs`` on the selected backend."""
     first = xs[0] if isinstance(xs, tuple) else xs
     name = select(op, backend, first.device, params, first.dtype)
-    log = getattr(_local, "log", None)
-    if log is not None:
-        log.append((op, name))
+    note(op, name)
     if name == "reference":
         return reference.run(step, xs, state, params)
     return _KERNELS[op][name].fn(xs, state, params)
+
+
+def note(op: str, backend: str) -> None:
+    """Log that ``backend`` served ``op`` to the enclosing :func:`record` block, if any. For
+    kernels that choose their backend themselves, at run time (sparse synapses)."""
+    log = getattr(_local, "log", None)
+    if log is not None:
+        log.append((op, backend))
 
 
 @contextlib.contextmanager
