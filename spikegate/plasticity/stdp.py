@@ -8,8 +8,9 @@ Conventions shared by every rule here:
 * a rule is an immutable parameter object with ``initial_state`` and a pure
   ``step(pre, post, weight, state, mask=None) -> (dw, new_state)``. It **returns the weight
   change** (the caller adds it, ``weight + dw``); ``weight + dw`` lies in ``[w_min, w_max]``
-  (up to the rounding of one subtraction, ~1e-16); entries where ``mask`` is False get no
-  change (absent synapses of a sparse network);
+  (up to the rounding of one subtraction, ~1e-16); entries where the bool ``mask``
+  ``[N_post, N_pre]`` is False are left exactly as they are, not even clipped (absent or
+  non-plastic synapses of a sparse network);
 * a batch contributes the *sum* of its samples' changes (one shared weight matrix); use
   ``B = 1`` for the classic single-network rule;
 * times in ms.
@@ -82,8 +83,9 @@ def _check_step(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post: i
     if not isinstance(weight, Tensor) or weight.shape != (n_post, n_pre):
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"weight must be [N_post, N_pre] = [{n_post}, {n_pre}], got {shape}")
-    if mask is not None and tuple(mask.shape) != (n_post, n_pre):
-        raise ValueError(f"mask must be [N_post, N_pre] = [{n_post}, {n_pre}], got {tuple(mask.shape)}")
+    if mask is not None and (not isinstance(mask, Tensor) or mask.dtype != torch.bool
+                             or tuple(mask.shape) != (n_post, n_pre)):
+        raise ValueError(f"mask must be a bool tensor [N_post, N_pre] = [{n_post}, {n_pre}]")
 
 
 def _outer(post_side: Tensor, pre_side: Tensor) -> Tensor:
@@ -111,16 +113,14 @@ class _Bounds:
     def _depress(self, w: Tensor, amount: Tensor, mask: Tensor | None) -> Tensor:
         if self.weight_dependence == "multiplicative":
             amount = amount * (w - self.w_min).clamp(min=0) ** self.mu
-        if mask is not None:
-            amount = amount * mask
-        return (w - amount).clamp(self.w_min, self.w_max)
+        new = (w - amount).clamp(self.w_min, self.w_max)
+        return new if mask is None else torch.where(mask, new, w)
 
     def _potentiate(self, w: Tensor, amount: Tensor, mask: Tensor | None) -> Tensor:
         if self.weight_dependence == "multiplicative":
             amount = amount * (self.w_max - w).clamp(min=0) ** self.mu
-        if mask is not None:
-            amount = amount * mask
-        return (w + amount).clamp(self.w_min, self.w_max)
+        new = (w + amount).clamp(self.w_min, self.w_max)
+        return new if mask is None else torch.where(mask, new, w)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def test_bounds_and_mask_respected(rule):
     pre = (torch.rand(steps, b, n_pre, generator=g) < 0.2).to(F64)
     post = (torch.rand(steps, b, n_post, generator=g) < 0.2).to(F64)
     mask = torch.rand(n_post, n_pre, generator=g) < 0.6
-    w = (rule.w_min + (rule.w_max - rule.w_min) * torch.rand(n_post, n_pre, generator=g, dtype=F64)) * mask
+    w = rule.w_min + (rule.w_max - rule.w_min) * torch.rand(n_post, n_pre, generator=g, dtype=F64)
+    w[~mask] = rule.w_max + 5.0  # outside the bounds: a masked synapse is not even clipped
     w0 = w.clone()
     state = rule.initial_state(b, n_pre, n_post)
     hit_bounds = torch.zeros_like(w, dtype=torch.bool)
@@ -69,7 +70,7 @@ def test_bounds_and_mask_respected(rule):
         dw, state = rule.step(pre[t], post[t], w, state, mask)
         w = w + dw
         # w + (w_new - w) equals w_new up to one rounding
-        assert bool((w >= rule.w_min - 1e-15).all()) and bool((w <= rule.w_max + 1e-15).all())
+        assert bool((w[mask] >= rule.w_min - 1e-15).all()) and bool((w[mask] <= rule.w_max + 1e-15).all())
         hit_bounds |= ((w - rule.w_min).abs() < 1e-15) | ((w - rule.w_max).abs() < 1e-15)
     assert torch.equal(w[~mask], w0[~mask])
     assert bool((w[mask] != w0[mask]).all())
@@ -152,5 +153,7 @@ def test_bad_shapes():
         rule.step(ok_pre, torch.zeros(2, 5, dtype=F64), w, state)
     with pytest.raises(ValueError, match="mask"):
         rule.step(ok_pre, ok_post, w, state, mask=torch.ones(4, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="mask"):
+        rule.step(ok_pre, ok_post, w, state, mask=torch.ones(3, 4))
     with pytest.raises(TypeError, match="batch"):
         rule.initial_state(2.0, 4, 3)
