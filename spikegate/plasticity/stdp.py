@@ -8,7 +8,8 @@ Conventions shared by every rule here:
 * a rule is an immutable parameter object with ``initial_state`` and a pure
   ``step(pre, post, weight, state, mask=None) -> (dw, new_state)``. It **returns the weight
   change** (the caller adds it, ``weight + dw``); ``weight + dw`` lies in ``[w_min, w_max]``
-  (up to the rounding of one subtraction, ~1e-16); entries where the bool ``mask``
+  (up to the rounding of one subtraction, ~1e-16; ``update`` returns the new weights
+  themselves, exactly inside the bounds); entries where the bool ``mask``
   ``[N_post, N_pre]`` is False are left exactly as they are, not even clipped (absent or
   non-plastic synapses of a sparse network);
 * a batch contributes the *sum* of its samples' changes (one shared weight matrix); use
@@ -173,6 +174,12 @@ class PairSTDP(_Bounds):
              mask: Tensor | None = None) -> tuple[Tensor, STDPState]:
         """One step: spikes ``pre [B, N_pre]``, ``post [B, N_post]`` of this step, the weights
         ``[N_post, N_pre]`` before it -> ``(dw [N_post, N_pre], new state)``."""
+        new, state = self.update(pre, post, weight, state, mask)
+        return new - weight, state
+
+    def update(self, pre: Tensor, post: Tensor, weight: Tensor, state: STDPState,
+               mask: Tensor | None = None) -> tuple[Tensor, STDPState]:
+        """As :meth:`step`, but return the new weights (exactly inside the bounds)."""
         _check_step(pre, post, weight, state.pre.shape[1], state.post.shape[1], state.pre.shape[0], mask)
         x = state.pre * decay_factor(self.tau_plus, self.dt)
         y = state.post * decay_factor(self.tau_minus, self.dt)
@@ -184,7 +191,7 @@ class PairSTDP(_Bounds):
         y = bump(y, post_f, self.pairing)
         if bool(post_f.any()):
             w = self._potentiate(w, self.a_plus * _outer(post_f, x), mask)
-        return w - weight, STDPState(x, y)
+        return w, STDPState(x, y)
 
     def run(self, pre: Tensor, post: Tensor, weight: Tensor, state: STDPState | None = None,
             mask: Tensor | None = None) -> tuple[Tensor, STDPState]:
@@ -242,6 +249,12 @@ class TripletSTDP(_Bounds):
     def step(self, pre: Tensor, post: Tensor, weight: Tensor, state: TripletState,
              mask: Tensor | None = None) -> tuple[Tensor, TripletState]:
         """One step, as :meth:`PairSTDP.step`."""
+        new, state = self.update(pre, post, weight, state, mask)
+        return new - weight, state
+
+    def update(self, pre: Tensor, post: Tensor, weight: Tensor, state: TripletState,
+               mask: Tensor | None = None) -> tuple[Tensor, TripletState]:
+        """As :meth:`step`, but return the new weights (exactly inside the bounds)."""
         _check_step(pre, post, weight, state.r1.shape[1], state.o1.shape[1], state.r1.shape[0], mask)
         r1 = state.r1 * decay_factor(self.tau_plus, self.dt)
         r2 = state.r2 * decay_factor(self.tau_x, self.dt)
@@ -255,7 +268,7 @@ class TripletSTDP(_Bounds):
         if bool(post_f.any()):
             w = self._potentiate(w, _outer((self.a2_plus + self.a3_plus * o2) * post_f, r1), mask)
         o1, o2 = bump(o1, post_f, self.pairing), bump(o2, post_f, self.pairing)
-        return w - weight, TripletState(r1, r2, o1, o2)
+        return w, TripletState(r1, r2, o1, o2)
 
     def run(self, pre: Tensor, post: Tensor, weight: Tensor, state: TripletState | None = None,
             mask: Tensor | None = None) -> tuple[Tensor, TripletState]:
@@ -295,6 +308,5 @@ def _run(rule: PairSTDP | TripletSTDP, pre: Tensor, post: Tensor, weight: Tensor
                                    device=weight.device)
     w = weight
     for t in range(pre.shape[0]):
-        dw, state = rule.step(pre[t], post[t], w, state, mask)
-        w = w + dw
+        w, state = rule.update(pre[t], post[t], w, state, mask)
     return w, state

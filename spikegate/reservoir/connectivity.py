@@ -125,21 +125,25 @@ class Synapses:
         out[torch.from_numpy(self.post), torch.from_numpy(self.pre)] = torch.as_tensor(vals, dtype=torch.float64)
         return out
 
-    def spectral_radius(self) -> float:
+    def spectral_radius(self, method: str = "auto") -> float:
         """Largest eigenvalue modulus of the ``n x n`` weight matrix (square projections only):
-        dense LAPACK below 2000 neurons, ARPACK (``scipy.sparse.linalg.eigs``) above."""
+        ``"dense"`` (LAPACK, exact), ``"arpack"`` (``scipy.sparse.linalg.eigs``, the largest of
+        a few leading eigenvalues, for large sparse matrices), ``"auto"`` (dense below 2000)."""
+        check_choice(method, "method", ("auto", "dense", "arpack"))
         if self.n_pre != self.n_post:
             raise ValueError("the spectral radius needs a square (recurrent) projection")
         if self.nnz == 0:
             return 0.0
-        if self.n_pre < 2000:
+        if method == "dense" or (method == "auto" and self.n_pre < 2000):
             return float(np.abs(np.linalg.eigvals(self.dense().numpy())).max())
         from scipy.sparse import csr_matrix
         from scipy.sparse.linalg import eigs
 
         m = csr_matrix((self.weight, (self.post, self.pre)), shape=(self.n_post, self.n_pre))
-        vals = eigs(m, k=1, which="LM", return_eigenvectors=False, tol=1e-6, maxiter=10000,
-                    v0=np.ones(self.n_pre))
+        k = min(8, self.n_pre - 2)
+        # a few eigenvalues: at the edge of a random matrix's bulk they crowd together
+        vals = eigs(m, k=k, which="LM", return_eigenvectors=False, tol=1e-8, ncv=min(self.n_pre, 4 * k + 1),
+                    maxiter=100000, v0=np.ones(self.n_pre))
         return float(np.abs(vals).max())
 
     def scaled_to_radius(self, radius: float) -> "Synapses":

@@ -211,8 +211,8 @@ def simulate(
     if input_spikes is not None and network.inputs is None:
         raise ValueError("input_spikes were given but the network has no input synapses")
     inp = _sequence(input_spikes, "input_spikes", steps, batch, network.n_inputs) if input_spikes is not None else None
-    drives = [PoissonDrive(np.broadcast_to(np.asarray(d.rate, np.float64), (n,)),
-                           np.broadcast_to(np.asarray(d.weight, np.float64), (n,))) for d in poisson]
+    drives = [PoissonDrive(np.broadcast_to(np.asarray(d.rate, np.float64), (n,)).copy(),
+                           np.broadcast_to(np.asarray(d.weight, np.float64), (n,)).copy()) for d in poisson]
     if any((d.rate < 0).any() or not np.isfinite(d.rate).all() for d in drives):
         raise ValueError("poisson rates must be finite and >= 0")
     state = initial_state(network, batch, plasticity) if state is None else state

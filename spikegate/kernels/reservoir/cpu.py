@@ -85,9 +85,11 @@ def _neurons(model, step, v, u, p0, p1, p2, p3, dt, v_peak, reset, refractory,
 
 @numba.njit(cache=True)
 def _deliver(step, n_delays, hist_idx, hist_cnt, seg, post, weight, v):
-    """Add the weights of every synapse whose spike arrives at ``step`` to the targets' ``v``."""
+    """Add the weights of every synapse whose spike arrives at ``step`` to the targets' ``v``,
+    oldest emission first (largest delay first), then by source, then by synapse: the order
+    in which Brian2's spike queue hands out the same events."""
     ring = hist_cnt.shape[0]
-    for d in range(n_delays):
+    for d in range(n_delays - 1, -1, -1):
         slot = (step - d) % ring
         for q in range(hist_cnt[slot]):
             j = hist_idx[slot, q]
