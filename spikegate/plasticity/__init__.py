@@ -1,6 +1,7 @@
 """Local learning rules. Every rule returns weight changes and keeps weights in their bounds;
 states are NamedTuples of traces; weights are ``[N_post, N_pre]``."""
 
+from spikegate.plasticity.force import FORCE, FORCEState
 from spikegate.plasticity.stdp import (
     TRIPLET_PRESETS,
     WEIGHT_DEPENDENCE,
@@ -9,6 +10,7 @@ from spikegate.plasticity.stdp import (
     TripletSTDP,
     TripletState,
 )
+from spikegate.plasticity.three_factor import ThreeFactor, ThreeFactorState
 from spikegate.plasticity.traces import (
     TRACE_MODES,
     DoubleExponential,
@@ -22,10 +24,14 @@ from spikegate.plasticity.traces import (
 __all__ = [
     "DoubleExponential",
     "DoubleExponentialState",
+    "FORCE",
+    "FORCEState",
     "PairSTDP",
     "STDPState",
     "TRACE_MODES",
     "TRIPLET_PRESETS",
+    "ThreeFactor",
+    "ThreeFactorState",
     "TripletSTDP",
     "TripletState",
     "WEIGHT_DEPENDENCE",

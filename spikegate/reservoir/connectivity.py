@@ -67,10 +67,14 @@ class Synapses:
                 raise ValueError("delay must be >= 0 steps")
         if not np.isfinite(weight).all():
             raise ValueError("weight contains NaN or inf")
-        pair = pre * n_post + post
-        if np.unique(pair).size != pair.size:
+        pair = np.sort(pre * n_post + post)
+        if pair.size > 1 and bool((pair[1:] == pair[:-1]).any()):
             raise ValueError("a pair of neurons is joined by more than one synapse")
-        order = np.lexsort((post, delay, pre))
+        slots = int(delay.max()) + 1 if delay.size else 1
+        if n_pre * slots * n_post < 2**62:  # one integer key sorts fastest
+            order = np.argsort((pre * slots + delay) * n_post + post, kind="stable")
+        else:
+            order = np.lexsort((post, delay, pre))
         indptr = np.zeros(n_pre + 1, np.int64)
         np.cumsum(np.bincount(pre, minlength=n_pre), out=indptr[1:])
         arrays = [a[order] for a in (post, weight, delay)]
@@ -172,21 +176,26 @@ def random_pairs(n_pre: int, n_post: int, *, p: float | None = None, in_degree: 
         check_int(in_degree, "in_degree")
         if in_degree > pool:
             raise ValueError(f"in_degree must be <= {pool} (the possible presynaptic partners), got {in_degree}")
-        counts = np.full(n_post, in_degree, dtype=np.int64)
     else:
         check_range(p, "p", 0.0, 1.0)
-        counts = rng.binomial(pool, p, size=n_post).astype(np.int64)
-    pre = np.empty(int(counts.sum()), np.int64)
-    start = 0
-    for i in range(n_post):
-        k = int(counts[i])
-        src = rng.choice(pool, size=k, replace=False) if k else np.empty(0, np.int64)
+    pres, posts = [], []
+    rows = max(1, 2_000_000 // max(pool, 1))  # ~16 MB of random numbers per block
+    for first in range(0, n_post, rows):
+        block = np.arange(first, min(first + rows, n_post))
+        keys = rng.random((block.size, pool))
+        if in_degree is not None:  # the in_degree smallest keys: a uniform subset of size in_degree
+            src = np.argpartition(keys, in_degree - 1, axis=1)[:, :in_degree] if in_degree else keys[:, :0]
+            src = np.sort(src, axis=1).astype(np.int64)
+            tgt = np.repeat(block, in_degree)
+            src = src.ravel()
+        else:
+            r, src = np.nonzero(keys < p)
+            tgt = block[r]
         if no_self:
-            src = src + (src >= i)  # skip index i
-        pre[start:start + k] = src
-        start += k
-    post = np.repeat(np.arange(n_post, dtype=np.int64), counts)
-    return pre, post
+            src = src + (src >= tgt)  # skip the neuron itself
+        pres.append(src)
+        posts.append(tgt)
+    return np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
 
 
 def draw_weights(n: int, scale: float, distribution: str, rng: np.random.Generator) -> np.ndarray:
