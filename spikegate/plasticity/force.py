@@ -68,6 +68,6 @@ class FORCE:
         r = features.to(state.p.dtype)
         pr = state.p @ r
         k = pr / (1.0 + r @ pr)
-        p = state.p - torch.outer(k, pr)
+        p = torch.addr(state.p, k, pr, alpha=-1.0)
         error = weight @ r - target
         return -torch.outer(error, k), FORCEState(p, state.updates + 1)

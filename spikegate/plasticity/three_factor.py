@@ -21,7 +21,8 @@ All three factors are local to the read-out: no error is broadcast to other syna
 Two ways to apply it:
 
 * online (:meth:`ThreeFactor.step`): the weights change at every step;
-* offline consolidation (:meth:`ThreeFactor.accumulate` during a trial, then
+* offline consolidation (:meth:`ThreeFactor.accumulate` during a trial, or
+  :meth:`ThreeFactor.accumulate_sequence` for a whole trial at once, then
   :meth:`ThreeFactor.consolidate` between trials): the same changes are summed while the
   weights stay fixed, then applied at once, a replay-like batch step (SPEC §3.4, "offline
   consolidation of *what*").
@@ -125,6 +126,35 @@ class ThreeFactor:
                    state: ThreeFactorState) -> ThreeFactorState:
         """Offline: add this step's change to ``state.pending``; the weights stay as they are."""
         e, change = self._trace_and_change(pre, post, error, gate, weight, state)
+        return ThreeFactorState(e, state.pending + change)
+
+    def accumulate_sequence(self, pre: Tensor, post: Tensor, error: Tensor, gate: Tensor, weight: Tensor,
+                            state: ThreeFactorState) -> ThreeFactorState:
+        r""":meth:`accumulate` over ``T`` steps at once (``pre [T, B, N]``, ``post, error, gate
+        [T, B, M]``; the weights are fixed, so the sum has a closed form): with
+        :math:`g_t = A_t E_t` and :math:`h_s = \sum_{t \ge s} \kappa^{t-s} g_t`,
+        :math:`\sum_t g_t e_t = \sum_t \kappa^{t+1} g_t\, e_{-1}
+        + (1-\kappa) \sum_s (h_s\,\mathrm{post}_s) \otimes \mathrm{pre}_s`."""
+        if pre.dim() != 3 or post.dim() != 3 or post.shape != error.shape or post.shape != gate.shape:
+            raise ValueError("pre must be [T, B, N] and post, error, gate [T, B, M]")
+        t_len, b, n = pre.shape
+        m = post.shape[2]
+        if weight.shape != (m, n) or state.eligibility.shape != (b, m, n):
+            raise ValueError(f"weight must be [M, N] = [{m}, {n}] and the eligibility [B, M, N] = [{b}, {m}, {n}]")
+        kappa = math.exp(-self.dt / self.tau_e)
+        g = (gate * error).to(weight.dtype)
+        h = torch.empty_like(g)
+        acc = torch.zeros_like(g[0])
+        for t in range(t_len - 1, -1, -1):
+            acc = g[t] + kappa * acc
+            h[t] = acc
+        post_w, pre_w = post.to(weight.dtype), pre.to(weight.dtype)
+        powers = kappa ** torch.arange(1, t_len + 1, dtype=weight.dtype)  # kappa^(t+1)
+        modulated = torch.einsum("t,tbm,bmn->mn", powers, g, state.eligibility)
+        modulated = modulated + (1 - kappa) * torch.einsum("tbm,tbn->mn", h * post_w, pre_w)
+        change = self.dt * (self.eta * modulated - t_len * self.decay * weight)
+        tail = kappa ** torch.arange(t_len - 1, -1, -1, dtype=weight.dtype)  # kappa^(T-1-s)
+        e = kappa**t_len * state.eligibility + (1 - kappa) * torch.einsum("t,tbm,tbn->bmn", tail, post_w, pre_w)
         return ThreeFactorState(e, state.pending + change)
 
     def consolidate(self, weight: Tensor, state: ThreeFactorState) -> tuple[Tensor, ThreeFactorState]:

@@ -89,18 +89,24 @@ class DoubleExponential:
     so ``r`` is in Hz: a neuron firing regularly at f Hz has a mean ``r`` of f.
 
     Args:
-        tau_rise, tau_decay: time constants in ms, ``0 < tau_rise < tau_decay``.
+        tau_rise, tau_decay: time constants in ms, ``0 < tau_rise < tau_decay``; ``tau_decay``
+            may be a tensor ``[N]`` (one decay time per neuron: a spectrum of time scales).
         dt: step in ms.
     """
 
-    def __init__(self, tau_rise: float = 2.0, tau_decay: float = 20.0, dt: float = 0.5) -> None:
+    def __init__(self, tau_rise: float = 2.0, tau_decay: float | Tensor = 20.0, dt: float = 0.5) -> None:
         check_positive(tau_rise, "tau_rise")
         check_positive(tau_decay, "tau_decay")
-        if not tau_rise < tau_decay:
+        check_positive(dt, "dt")
+        if not bool((torch.as_tensor(tau_decay) > tau_rise).all()):
             raise ValueError(f"tau_rise must be smaller than tau_decay, got {tau_rise} and {tau_decay}")
-        self.tau_rise, self.tau_decay, self.dt = float(tau_rise), float(tau_decay), float(dt)
+        self.tau_rise, self.dt = float(tau_rise), float(dt)
+        self.tau_decay = tau_decay.double() if isinstance(tau_decay, Tensor) else float(tau_decay)
         self.factor_rise = decay_factor(tau_rise, dt)
-        self.factor_decay = decay_factor(tau_decay, dt)
+        if isinstance(self.tau_decay, Tensor):
+            self.factor_decay: float | Tensor = torch.exp(-self.dt / self.tau_decay)
+        else:
+            self.factor_decay = decay_factor(self.tau_decay, dt)
         self.scale = 1000.0 / (self.tau_decay - self.tau_rise)
 
     def initial_state(self, like: Tensor) -> DoubleExponentialState:

@@ -116,3 +116,20 @@ def test_force_is_recursive_least_squares():
 def test_bad_arguments(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_accumulate_sequence_equals_stepwise_accumulation():
+    g = torch.Generator().manual_seed(5)
+    rule = ThreeFactor(eta=0.3, tau_e=15.0, decay=1e-3, dt=0.5)
+    t_len, b, n, m = 120, 2, 6, 3
+    pre, post, err = (torch.randn(t_len, b, k, generator=g, dtype=F64) for k in (n, m, m))
+    gate = (torch.rand(t_len, b, m, generator=g) < 0.6).to(F64)
+    w = torch.randn(m, n, generator=g, dtype=F64)
+    start = rule.initial_state(b, n, m)
+    start = start._replace(eligibility=torch.randn(b, m, n, generator=g, dtype=F64))
+    stepwise = start
+    for t in range(t_len):
+        stepwise = rule.accumulate(pre[t], post[t], err[t], gate[t], w, stepwise)
+    whole = rule.accumulate_sequence(pre, post, err, gate, w, start)
+    torch.testing.assert_close(whole.pending, stepwise.pending, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(whole.eligibility, stepwise.eligibility, rtol=1e-10, atol=1e-12)
