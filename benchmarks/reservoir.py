@@ -13,10 +13,15 @@ Simulators, on the same synapses, initial state and drive statistics:
 * Brian2 runtime mode with the Cython target (its compiled runtime);
 * Brian2 C++ standalone mode (``-O3 -ffast-math -march=native``, single thread).
 
-Run time excludes code generation and compilation for Brian2 (reported apart as "setup"; for
-standalone the time is Brian2's own measurement of its main loop, without process start or
-loading arrays); spikegate's run time is the whole ``simulate()`` call; its setup is the
-first call's extra time (numba cache load, index building). Medians of ``--repeats`` runs.
+Run time is processor time (single thread), because the machine is shared: under load a
+process's wall time mostly measures how long it waited for a core, and a freshly started
+process (Brian2's standalone binary) is favoured by the scheduler. Brian2 standalone measures
+its main loop with ``std::clock`` (processor time; without process start, loading or writing
+arrays); Brian2 runtime: processor time of ``Network.run`` minus its ``before_run`` (code
+generation, Cython cache); spikegate: processor time of the whole ``simulate()`` call. Wall
+times are printed where they exist. Code generation and compilation (Brian2) and the first
+call's extra time (spikegate: numba cache load, index building) are the "setup" column (wall).
+Medians of ``--repeats`` runs, the simulators' repeats interleaved.
 Rates are printed to show that both simulators are in the same regime (the Poisson draws
 differ, so spikes do not).
 
@@ -31,6 +36,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 
@@ -59,70 +65,110 @@ def rate_hz(n_spikes: int, n: int, duration_ms: float) -> float:
     return n_spikes / n / (duration_ms / 1000)
 
 
-def run_spikegate(net, drives, rule, steps: int, repeats: int, seed: int) -> dict:
-    from spikegate.reservoir import simulate
+class Spikegate:
+    """spikegate: the first call pays the numba cache load and index building (setup)."""
 
-    times, spikes = [], 0
-    t0 = time.perf_counter()
-    first = simulate(net, steps, poisson=drives, plasticity=rule, generator=seed)
-    first_time = time.perf_counter() - t0
-    for r in range(repeats):
+    def __init__(self, net, drives, rule, steps: int, seed: int) -> None:
+        from spikegate.reservoir import simulate
+
+        self.call = lambda r: simulate(net, steps, poisson=drives, plasticity=rule, generator=seed + r)
         t0 = time.perf_counter()
-        res = simulate(net, steps, poisson=drives, plasticity=rule, generator=seed + r)
-        times.append(time.perf_counter() - t0)
-        spikes = res.spikes.steps.size
-    med = statistics.median(times)
-    return dict(run=med, best=min(times), setup=max(first_time - med, 0.0), spikes=spikes or first.spikes.steps.size)
+        self.call(0)
+        self.first = time.perf_counter() - t0
+        self.times: list[float] = []
+        self.walls: list[float] = []
+
+    def repeat(self, r: int) -> None:
+        w0, c0 = time.perf_counter(), time.process_time()
+        res = self.call(r)
+        self.times.append(time.process_time() - c0)
+        self.walls.append(time.perf_counter() - w0)
+        self.spikes = res.spikes.steps.size
+
+    def setup(self) -> float:
+        return max(self.first - statistics.median(self.walls), 0.0)
 
 
-def run_brian2_runtime(net, drives, rule, steps: int, repeats: int) -> dict:
-    import brian2 as b2
+class Brian2Runtime:
+    """Brian2 runtime mode, Cython target: every repeat builds the objects anew (not timed) and
+    runs; Brian2's own run time excludes code generation and compilation (its first run pays
+    the Cython compilation: that is the setup)."""
 
-    from spikegate.reservoir import brian2 as builder
+    def __init__(self, net, drives, rule, steps: int) -> None:
+        import brian2 as b2
 
-    b2.set_device("runtime")
-    b2.prefs.codegen.target = "cython"
-    times, setups, spikes = [], [], 0
-    for _ in range(repeats + 1):  # the first run compiles (Cython cache), then repeats
-        t0 = time.perf_counter()
-        model = builder.build(net, steps, poisson=drives, poisson_afferents=50, plasticity=rule, exact=False)
-        built = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        model.run(steps)
-        total = time.perf_counter() - t0
-        run = b2.get_device()._last_run_time
-        times.append(run)
-        setups.append(built + total - run)
-        spikes = model.spikes().steps.size
-    first_setup = setups[0]
-    times = times[1:]
-    return dict(run=statistics.median(times), best=min(times), setup=first_setup, spikes=spikes)
+        from spikegate.reservoir import brian2 as builder
 
-
-def run_brian2_standalone(net, drives, rule, steps: int, repeats: int, workdir: str) -> dict:
-    import brian2 as b2
-
-    from spikegate.reservoir import brian2 as builder
-
-    directory = tempfile.mkdtemp(prefix="standalone_", dir=workdir)
-    b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
-    try:
-        t0 = time.perf_counter()
-        model = builder.build(net, steps, poisson=drives, poisson_afferents=50, plasticity=rule, exact=False)
-        model.run(steps)
-        b2.device.build(directory=directory, compile=True, run=False, with_output=False)
-        setup = time.perf_counter() - t0
-        times = []
-        for _ in range(repeats):
-            b2.device.run(directory=directory, with_output=False)
-            times.append(b2.device._last_run_time)
-        spikes = model.spikes().steps.size
-    finally:
-        b2.device.reinit()
-        b2.device.activate()
+        self.b2, self.steps = b2, steps
+        self.make = lambda: builder.build(net, steps, poisson=drives, poisson_afferents=50, plasticity=rule,
+                                          exact=False)
         b2.set_device("runtime")
-        shutil.rmtree(directory, ignore_errors=True)
-    return dict(run=statistics.median(times), best=min(times), setup=setup, spikes=spikes)
+        b2.prefs.codegen.target = "cython"
+        model = self.make()
+        t0 = time.perf_counter()
+        model.run(steps)
+        self.first_setup = time.perf_counter() - t0 - b2.get_device()._last_run_time
+        self.times: list[float] = []
+        self.walls: list[float] = []
+
+    def repeat(self, r: int) -> None:
+        model = self.make()
+        before_run, spent = model.net.before_run, [0.0]
+
+        def timed_before_run(namespace):  # code generation, Cython cache look-up: not run time
+            c = time.process_time()
+            before_run(namespace)
+            spent[0] += time.process_time() - c
+
+        model.net.before_run = timed_before_run
+        c0 = time.process_time()
+        model.run(self.steps)
+        self.times.append(time.process_time() - c0 - spent[0])
+        self.walls.append(self.b2.get_device()._last_run_time)
+        self.spikes = model.spikes().steps.size
+
+    def setup(self) -> float:
+        return self.first_setup
+
+
+class Brian2Standalone:
+    """Brian2 C++ standalone: code generation and compilation once (setup); each repeat runs
+    the binary; the time is Brian2's measurement of its main loop (results/last_run_info.txt),
+    which is processor time (``std::clock``, no OpenMP); no wall time of the loop alone."""
+
+    def __init__(self, net, drives, rule, steps: int, workdir: str) -> None:
+        import brian2 as b2
+
+        from spikegate.reservoir import brian2 as builder
+
+        self.directory = os.path.abspath(tempfile.mkdtemp(prefix="standalone_", dir=workdir))
+        b2.set_device("cpp_standalone", directory=self.directory, build_on_run=False)
+        try:
+            t0 = time.perf_counter()
+            model = builder.build(net, steps, poisson=drives, poisson_afferents=50, plasticity=rule, exact=False)
+            model.run(steps)
+            b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+            self.first_setup = time.perf_counter() - t0
+            b2.device.run(directory=self.directory, with_output=False)
+            self.spikes = model.spikes().steps.size
+            self.walls: list[float] = []
+        finally:
+            b2.device.reinit()
+            b2.device.activate()
+            b2.set_device("runtime")
+        self.times: list[float] = []
+
+    def repeat(self, r: int) -> None:
+        subprocess.run([os.path.join(self.directory, "main")], cwd=self.directory, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(os.path.join(self.directory, "results", "last_run_info.txt")) as f:
+            self.times.append(float(f.read().split()[0]))
+
+    def setup(self) -> float:
+        return self.first_setup
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def main() -> None:
@@ -146,8 +192,8 @@ def main() -> None:
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)")
     print(f"# numba {numba.__version__}, brian2 {brian2.__version__}, numpy {np.__version__}; "
           f"{args.duration:g} ms biological time; median of {args.repeats} runs; times in s")
-    header = (f"{'N':>6} {'dt':>4} {'synapses':>8} {'simulator':<18} {'setup':>8} {'run':>8} {'best':>8} "
-              f"{'rate Hz':>8} {'vs spikegate':>12}")
+    header = (f"{'N':>6} {'dt':>4} {'synapses':>8} {'simulator':<18} {'setup':>8} {'run cpu':>8} {'best':>8} "
+              f"{'run wall':>8} {'rate Hz':>8} {'vs spikegate':>12}")
     print(header)
     print("-" * len(header))
     for n in args.sizes:
@@ -156,23 +202,32 @@ def main() -> None:
             steps = int(round(args.duration / dt))
             for plastic in (False, True):
                 rule = stdp_rule(n, dt) if plastic else None
-                results = {}
-                for sim in args.simulators:
+                sims = {}
+                for sim in args.simulators:  # setups first, then interleaved repeats
                     if sim == "spikegate":
-                        results[sim] = run_spikegate(net, drives, rule, steps, args.repeats, args.seed)
+                        sims["spikegate"] = Spikegate(net, drives, rule, steps, args.seed)
                     elif sim == "cython":
-                        results["brian2 cython"] = run_brian2_runtime(net, drives, rule, steps, args.repeats)
+                        sims["brian2 cython"] = Brian2Runtime(net, drives, rule, steps)
                     else:
-                        results["brian2 standalone"] = run_brian2_standalone(net, drives, rule, steps, args.repeats,
-                                                                             args.workdir)
-                base = results.get("spikegate", {}).get("run")
-                for name, r in results.items():
-                    ratio = f"{r['run'] / base:11.2f}x" if base else ""
-                    print(f"{n:>6} {dt:>4g} {'stdp' if plastic else 'static':>8} {name:<18} {r['setup']:8.2f} "
-                          f"{r['run']:8.3f} {r['best']:8.3f} {rate_hz(r['spikes'], n, args.duration):8.2f} {ratio:>12}",
-                          flush=True)
+                        sims["brian2 standalone"] = Brian2Standalone(net, drives, rule, steps, args.workdir)
+                try:
+                    for r in range(args.repeats):
+                        for runner in sims.values():
+                            runner.repeat(r)
+                finally:
+                    for runner in sims.values():
+                        if hasattr(runner, "close"):
+                            runner.close()
+                base = statistics.median(sims["spikegate"].times) if "spikegate" in sims else None
+                for name, runner in sims.items():
+                    med = statistics.median(runner.times)
+                    ratio = f"{med / base:11.2f}x" if base else ""
+                    wall = f"{statistics.median(runner.walls):8.3f}" if runner.walls else f"{'-':>8}"
+                    print(f"{n:>6} {dt:>4g} {'stdp' if plastic else 'static':>8} {name:<18} {runner.setup():8.2f} "
+                          f"{med:8.3f} {min(runner.times):8.3f} {wall} {rate_hz(runner.spikes, n, args.duration):8.2f} "
+                          f"{ratio:>12}", flush=True)
     print(f"# load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("# 'vs spikegate' = that simulator's median run time / spikegate's (> 1: spikegate is faster)")
+    print("# 'vs spikegate' = that simulator's median run cpu time / spikegate's (> 1: spikegate is faster)")
 
 
 if __name__ == "__main__":

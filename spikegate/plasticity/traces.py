@@ -30,7 +30,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from spikegate._validate import check_choice, check_positive
+from spikegate._validate import check_positive
 
 TRACE_MODES: tuple[str, ...] = ("all_to_all", "nearest")
 

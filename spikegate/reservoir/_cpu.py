@@ -109,37 +109,37 @@ class Runner:
             ptr, ids = rec.by_post
             keep = plastic[ids]
             self.in_syn = np.ascontiguousarray(ids[keep])
+            self.in_pre = np.ascontiguousarray(rec.pre[self.in_syn])  # sequential in the potentiation loop
             self.in_ptr = np.zeros(n + 1, np.int64)
             np.cumsum(np.bincount(rec.post[self.in_syn], minlength=n), out=self.in_ptr[1:])
             self.plastic = np.ascontiguousarray(plastic)
             for t, trace in enumerate(state.plasticity):
                 self.tr[t] = _f64(trace[0])
         else:
-            self.in_syn, self.in_ptr = np.zeros(1, np.int64), np.zeros(n + 1, np.int64)
+            self.in_syn, self.in_pre, self.in_ptr = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(n + 1, np.int64)
             self.plastic = np.zeros(1, bool)
         self.traced = traced
         self.traces_in = state.plasticity
-        self.seeded = False
+        # one stream per simulate() call, continued across chunks
+        self.rng_state = kernel.seed_state(int(rng.integers(2**63)))
 
     def advance(self, k: int, current: Tensor | None, inputs: Tensor | None):
         from spikegate.reservoir.simulate import SpikeEvents
 
         cur = _f64(current[:, 0]) if current is not None else _EMPTY_F
         inp = np.ascontiguousarray(inputs[:, 0].numpy() != 0, dtype=np.uint8) if inputs is not None else _EMPTY_U8
-        # numba's generator is seeded once per simulate() call, so chunks continue one stream
-        seed = int(self.rng.integers(2**31)) if self.rate.shape[0] and not self.seeded else -1
-        self.seeded = True
+
         trace_out = np.zeros((k, self.traced.size))
         rec = self.network.recurrent
         t, i = kernel.run(
-            k, self.step, seed,
+            k, self.step, self.rng_state,
             self.model, self.v, self.u, *self.p, float(self.network.dt), self.v_peak, self.reset, self.refractory,
             cur, current is not None,
-            self.n_delays, self.seg, rec.post, self.weight, rec.pre, rec.indptr, self.hist_idx, self.hist_cnt,
+            self.n_delays, self.seg, rec.post, self.weight, rec.indptr, self.hist_idx, self.hist_cnt,
             self.n_delays_in, self.seg_in, self.post_in, self.weight_in, inp, inputs is not None,
             self.hist_in_idx, self.hist_in_cnt,
             self.rate, self.rate_weight, self.t_next,
-            self.rule_id, self.rp, self.in_ptr, self.in_syn, self.plastic, self.tr,
+            self.rule_id, self.rp, self.in_ptr, self.in_syn, self.in_pre, self.plastic, self.tr,
             self.traced, trace_out,
         )
         self.step += k

@@ -72,7 +72,7 @@ class Brian2Network:
         return np.asarray(self.objects["recurrent"].w[:], dtype=np.float64)
 
 
-def _stdp(rule: PairSTDP | TripletSTDP, exact: bool, ns: dict[str, Any]) -> dict[str, Any]:
+def _stdp(rule: PairSTDP | TripletSTDP, exact: bool, ns: dict[str, Any], ms) -> dict[str, Any]:
     """Brian2 code of a rule: synaptic model lines, ``on_pre`` / ``on_post`` code, and (exact
     mode) the neuron trace variables with their decay and bump statements."""
     bump = (lambda v: f"{v} = 1") if rule.pairing == "nearest" else (lambda v: f"{v} += 1")
@@ -101,19 +101,13 @@ def _stdp(rule: PairSTDP | TripletSTDP, exact: bool, ns: dict[str, Any]) -> dict
                     decay="\n".join(f"{v} = {v} * f_{v}" for v in taus),
                     bump_pre="\n".join(bump(v) for v in bumps_pre), bump_post="\n".join(bump(v) for v in bumps_post))
     for name, tau in taus.items():
-        ns[f"tau_{name}"] = tau * _ms()
+        ns[f"tau_{name}"] = tau * ms
     model = "\n".join(f"d{v}/dt = -{v} / tau_{v} : 1 (event-driven)" for v in taus)
     if isinstance(rule, PairSTDP):
         pre, post = [bump("x"), *pre], [bump("y"), *post]
     else:
         pre, post = [*pre, bump("r1"), bump("r2")], [*post, bump("o1"), bump("o2")]
     return dict(model=model, pre="\n".join(pre), post="\n".join(post), variables=[])
-
-
-def _ms():
-    import brian2
-
-    return brian2.ms
 
 
 def build(
@@ -138,7 +132,7 @@ def build(
     ms, dt, n = b2.ms, float(network.dt), network.n
     nrn = network.neuron
     ns: dict[str, Any] = {}
-    rule = _stdp(plasticity, exact, ns) if plasticity is not None else None
+    rule = _stdp(plasticity, exact, ns, ms) if plasticity is not None else None
     extra = [f"{v} : 1" for v in (rule["variables"] if rule else [])]
     extra += [f"wdrive{k} : 1 (constant)" for k in range(len(poisson))]
     extra_eqs = "\n".join(extra)

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from spikegate._validate import check_choice, check_int
 from spikegate.kernels import BackendError
-from spikegate.neurons import IzhikevichParams, IzhikevichState, LIFState, izhikevich_step, lif_step
+from spikegate.neurons import IzhikevichParams, IzhikevichState, LIFState
 from spikegate.plasticity import PairSTDP, STDPState, TripletSTDP, TripletState
 from spikegate.reservoir.connectivity import as_generator
 from spikegate.reservoir.network import Network

@@ -18,7 +18,8 @@ The reservoir runs on spikegate's event-driven engine, one continuous network ac
 (inter-trial background included). Read-out features: each neuron's spikes filtered with a
 rise of 2 ms and its own decay time, log-uniform in ``tau_features`` (a spectrum of synaptic
 time scales, the substrate for interval timing), standardised by running estimates of their
-pre-cue mean and spread (+1 Hz, so silent neurons stay small).
+pre-cue mean and spread (+1 Hz, so silent neurons stay small) and saturating at
+``feature_clip``.
 
 Read-outs ``z = W f`` (rows: *when*, *what A*, *what B*); targets: a Gaussian bump of width
 ``bump_width * delay`` centred on the outcome time (*when*), times 1[outcome = k] for *what k*,
@@ -89,8 +90,9 @@ class WhatWhenConfig:
     )
     tau_features: tuple[float, float] = (20.0, 1000.0)
     bump_width: float = 0.15
-    eta_when: float = 6e-6
-    eta_what: float = 3e-6
+    feature_clip: float = 4.0  # standardised features saturate at +-4
+    eta_when: float = 2e-5
+    eta_what: float = 1e-5
     post_baseline: float = 1.0  # read-out's spontaneous activity in the postsynaptic factor
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0
@@ -246,7 +248,7 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         baseline = mean if not seen_baseline else 0.9 * baseline + 0.1 * mean
         spread = var if not seen_baseline else 0.9 * spread + 0.1 * var
         seen_baseline = True
-        x = (feats - baseline) / (spread.sqrt() + 1.0)
+        x = ((feats - baseline) / (spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
         width = cfg.bump_width * trial.delay
         bump = _bump(t_ms, out_on, width)
         target = torch.stack([bump, bump * (trial.outcome == 0), bump * (trial.outcome == 1)])
@@ -328,16 +330,18 @@ def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tens
     return zs
 
 
-def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9) -> int | None:
-    """Trials after ``start`` until the smoothed score first covers ``level`` of the way from its
-    value at the switch to the block's asymptote (mean of the last 20 trials); ``None`` if never."""
+def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9,
+                    tail: int = 20) -> int | None:
+    """Trials after ``start`` until the score, smoothed over ``smooth`` measured trials (NaN =
+    not measured), first covers ``level`` of the way from its value at the switch to the
+    block's asymptote (mean of the last ``tail`` measurements); ``None`` if never."""
     s = np.asarray(scores[start:stop], dtype=float)
     idx = np.flatnonzero(np.isfinite(s))
-    if idx.size < smooth + 20:
+    if idx.size < smooth + tail:
         return None
     vals = s[idx]
     smoothed = np.convolve(vals, np.ones(smooth) / smooth, mode="valid")
-    first, asym = smoothed[0], vals[-20:].mean()
+    first, asym = smoothed[0], vals[-tail:].mean()
     if not np.isfinite(asym):
         return None
     goal = first + level * (asym - first)
@@ -378,7 +382,10 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
                 row[f"amplitudes[{block.name}]"] = [round(a, 3) for a in amps]
         # adaptation after the timing switch (block 1) and the probability switch (block 2)
         if len(cfg.blocks) >= 2:
-            row["adapt_timing_trials"] = trials_to_adapt(result.when_score[name], starts[1], ends[1])
+            # timing accuracy on probe trials: 1 - |peak - delay| / delay (floored at 0)
+            acc = [max(0.0, 1 - abs(p - t.delay) / t.delay) if math.isfinite(p) else float("nan")
+                   for p, t in zip(result.when_peak[name], trials)]
+            row["adapt_timing_trials"] = trials_to_adapt(acc, starts[1], ends[1], smooth=3, tail=6)
         if len(cfg.blocks) >= 3:
             err = [-abs(a - t.prob) for a, t in zip(result.what_amp[name], trials)]
             row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], ends[2])

@@ -98,23 +98,61 @@ def _deliver(step, n_delays, hist_idx, hist_cnt, seg, post, weight, v):
                 v[post[k]] += weight[k]
 
 
+@numba.njit(cache=True, inline="always")
+def _uniform(rng):
+    """xorshift64* (Vigna 2016): a uniform double in [0, 1) from the state ``rng[0]`` (uint64)."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 @numba.njit(cache=True)
-def _poisson(step, dt, rate, weight, t_next, v):
-    """Poisson afferents: every event of drive ``k`` on neuron ``i`` in ``[step dt, (step+1) dt)``
-    adds ``weight[k, i]``; event times are drawn from exponential intervals (exact process)."""
+def seed_state(seed):
+    """A non-zero xorshift state from an integer seed (splitmix64 scrambling)."""
+    z = np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    out = np.empty(1, np.uint64)
+    out[0] = z if z != np.uint64(0) else np.uint64(1)
+    return out
+
+
+@numba.njit(cache=True)
+def _poisson(step, dt, rate, p_zero, weight, t_next, v, rng):
+    """Poisson afferents: drive ``k`` adds ``weight[k, i]`` to neuron ``i`` once per event in
+    ``[step dt, (step+1) dt)``. With lambda = r dt >= 0.1 events per step the
+    count is drawn by inversion (one uniform per neuron and step); sparser drives keep the
+    time of the next event and draw exponential intervals (one draw per event)."""
     t_end = (step + 1) * dt
     for k in range(rate.shape[0]):
         for i in range(rate.shape[1]):
-            r = rate[k, i]
-            if r <= 0.0:
+            lam = rate[k, i] * dt / 1000.0
+            if lam >= 0.1:
+                u = _uniform(rng)
+                p = p_zero[k, i]  # exp(-lam)
+                cdf = p
+                count = 0
+                while u > cdf and count < 1000:
+                    count += 1
+                    p *= lam / count
+                    cdf += p
+                for _ in range(count):
+                    v[i] += weight[k, i]
                 continue
+            if t_next[k, i] >= t_end:
+                continue
+            mean_isi = 1000.0 / rate[k, i]
             while t_next[k, i] < t_end:
                 v[i] += weight[k, i]
-                t_next[k, i] += np.random.exponential(1000.0 / r)
+                t_next[k, i] -= np.log(1.0 - _uniform(rng)) * mean_isi
 
 
 @numba.njit(cache=True)
-def _plasticity(rule, rp, spk, ns, out_ptr, post, pre_of, in_ptr, in_syn, plastic, weight, tr):
+def _plasticity(rule, rp, spk, ns, out_ptr, post, in_pre, in_ptr, in_syn, plastic, weight, tr):
     """One step of the pair or triplet rule on the plastic synapses (pre- and post-synaptic
     neurons are the same population). Same order as ``PairSTDP.step`` / ``TripletSTDP.step``."""
     n = tr.shape[1]
@@ -154,7 +192,7 @@ def _plasticity(rule, rp, spk, ns, out_ptr, post, pre_of, in_ptr, in_syn, plasti
             _bump(tr[post_trace], i, nearest)
         for m in range(in_ptr[i], in_ptr[i + 1]):
             k = in_syn[m]
-            j = pre_of[k]
+            j = in_pre[m]
             if rule == PAIR:
                 amount = rp[P_A_PLUS] * tr[0, j]
             else:
@@ -171,20 +209,20 @@ def _plasticity(rule, rp, spk, ns, out_ptr, post, pre_of, in_ptr, in_syn, plasti
 
 
 @numba.njit(cache=True)
-def run(n_steps, first_step, seed,
+def run(n_steps, first_step, rng,
         model, v, u, p0, p1, p2, p3, dt, v_peak, reset, refractory,
         current, has_current,
-        n_delays, seg, post, weight, pre_of, out_ptr, hist_idx, hist_cnt,
+        n_delays, seg, post, weight, out_ptr, hist_idx, hist_cnt,
         n_delays_in, seg_in, post_in, weight_in, in_spikes, has_inputs, hist_in_idx, hist_in_cnt,
         rate, rate_weight, t_next,
-        rule, rp, in_ptr, in_syn, plastic, tr,
+        rule, rp, in_ptr, in_syn, in_pre, plastic, tr,
         traced, trace_out):
     """Simulate ``n_steps`` steps (global step numbers ``first_step ...``), mutating the state
-    arrays in place. Returns ``(spike_steps, spike_units)`` of this call (global steps)."""
-    if seed >= 0:
-        np.random.seed(seed)
+    arrays in place (``rng``: the uint64 state of the Poisson afferents' generator). Returns
+    ``(spike_steps, spike_units)`` of this call (global steps)."""
     ring = hist_cnt.shape[0]
     ring_in = hist_in_cnt.shape[0]
+    p_zero = np.exp(-rate * dt / 1000.0)
     cap = max(1024, n_steps * 4)
     ev_t = np.empty(cap, np.int64)
     ev_i = np.empty(cap, np.int64)
@@ -207,9 +245,9 @@ def run(n_steps, first_step, seed,
             hist_in_cnt[slot_in] = c
             _deliver(g, n_delays_in, hist_in_idx, hist_in_cnt, seg_in, post_in, weight_in, v)
         if rate.shape[0] > 0:
-            _poisson(g, dt, rate, rate_weight, t_next, v)
+            _poisson(g, dt, rate, p_zero, rate_weight, t_next, v, rng)
         if rule != NO_RULE:
-            _plasticity(rule, rp, spk, ns, out_ptr, post, pre_of, in_ptr, in_syn, plastic, weight, tr)
+            _plasticity(rule, rp, spk, ns, out_ptr, post, in_pre, in_ptr, in_syn, plastic, weight, tr)
         if n_ev + ns > cap:
             cap = 2 * (n_ev + ns)
             new_t = np.empty(cap, np.int64)
