@@ -17,9 +17,11 @@ _EMPTY_F = np.zeros((1, 1))
 _EMPTY_U8 = np.zeros((1, 1), np.uint8)
 
 
-def _f64(x: Tensor | np.ndarray) -> np.ndarray:
+def _f64(x: Tensor | np.ndarray, copy: bool = False) -> np.ndarray:
+    """A contiguous float64 array; ``copy=True`` for arrays the kernel writes to (the caller's
+    state must not change)."""
     a = x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
-    return np.ascontiguousarray(a, dtype=np.float64)
+    return np.array(a, dtype=np.float64, order="C", copy=True) if copy else np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _ring_to_lists(history: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -70,26 +72,27 @@ class Runner:
         self.step = state.step
         nrn = network.neuron
         n = network.n
-        self.v = _f64(state.neuron.v[0])
+        self.v = _f64(state.neuron.v[0], copy=True)
         if isinstance(nrn, IzhikevichParams):
             self.model = kernel.IZH_EULER if nrn.scheme == "euler" else kernel.IZH_2003
             self.p = [_f64(t) for t in (nrn.a, nrn.b, nrn.c, nrn.d)]
-            self.u = _f64(state.neuron.u[0])
+            self.u = _f64(state.neuron.u[0], copy=True)
             self.v_peak, self.reset, self.refractory = float(nrn.v_peak), 0, 0
         else:
             self.model = kernel.LIF
             zeros = np.zeros(n)
             self.p = [_f64(nrn.beta), _f64(nrn.threshold), zeros, zeros]
             self.refractory = int(nrn.refractory)
-            self.u = _f64(state.neuron.refrac[0]) if state.neuron.refrac is not None else np.zeros(n)
+            self.u = _f64(state.neuron.refrac[0], copy=True) if state.neuron.refrac is not None else np.zeros(n)
             self.v_peak, self.reset = 0.0, _RESETS[nrn.reset]
         rec = network.recurrent
-        self.seg, self.n_delays = rec.segments(), rec.max_delay + 1
-        self.weight = _f64(state.weight)
+        self.seg, self.n_delays = rec.segments, rec.max_delay + 1
+        # weights change only under plasticity; then the kernel works on a copy
+        self.weight = _f64(state.weight, copy=rule is not None)
         self.hist_idx, self.hist_cnt = _ring_to_lists(state.history)
         if network.inputs is not None:
             inp = network.inputs
-            self.seg_in, self.n_delays_in = inp.segments(), inp.max_delay + 1
+            self.seg_in, self.n_delays_in = inp.segments, inp.max_delay + 1
             self.post_in, self.weight_in = inp.post, _f64(inp.weight)
         else:
             self.seg_in, self.n_delays_in = np.zeros(2, np.int64), 1
@@ -98,7 +101,7 @@ class Runner:
         self.rate = np.ascontiguousarray([d.rate for d in drives], np.float64).reshape(len(drives), n)
         self.rate_weight = np.ascontiguousarray([d.weight for d in drives], np.float64).reshape(len(drives), n)
         if state.poisson_next is not None and tuple(state.poisson_next.shape) == (len(drives), 1, n):
-            self.t_next = _f64(state.poisson_next[:, 0])
+            self.t_next = _f64(state.poisson_next[:, 0], copy=True)
         else:
             self.t_next = np.full_like(self.rate, np.inf)
             pos = self.rate > 0
@@ -148,8 +151,8 @@ class Runner:
     def final_state(self):
         from spikegate.reservoir.simulate import NetworkState
 
-        v = torch.from_numpy(self.v.copy())[None]
-        u = torch.from_numpy(self.u.copy())[None]
+        v = torch.from_numpy(self.v)[None]
+        u = torch.from_numpy(self.u)[None]
         if self.model == kernel.LIF:
             neuron = LIFState(v, u if self.refractory > 0 else None)
         else:
@@ -157,10 +160,10 @@ class Runner:
         if self.rule is None:
             traces = self.traces_in
         else:
-            rows = [torch.from_numpy(self.tr[t].copy())[None] for t in range(4)]
+            rows = [torch.from_numpy(self.tr[t])[None] for t in range(4)]
             traces = STDPState(*rows[:2]) if isinstance(self.rule, PairSTDP) else TripletState(*rows)
         return NetworkState(
-            neuron, torch.from_numpy(self.weight.copy()), _lists_to_ring(self.hist_idx, self.hist_cnt),
+            neuron, torch.from_numpy(self.weight), _lists_to_ring(self.hist_idx, self.hist_cnt),
             _lists_to_ring(self.hist_in_idx, self.hist_in_cnt), traces,
-            torch.from_numpy(self.t_next.copy())[:, None] if self.rate.shape[0] else None, self.step,
+            torch.from_numpy(self.t_next)[:, None] if self.rate.shape[0] else None, self.step,
         )

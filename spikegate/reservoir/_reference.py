@@ -17,7 +17,7 @@ class _Projection:
     """Synapses as tensors: segment pointers by (source, delay), targets, weights."""
 
     def __init__(self, syn, weight: Tensor) -> None:
-        self.seg = torch.from_numpy(syn.segments())
+        self.seg = torch.from_numpy(syn.segments)
         self.n_delays = syn.max_delay + 1
         self.post = torch.from_numpy(syn.post.copy())
         self.pre = torch.from_numpy(syn.pre.copy())

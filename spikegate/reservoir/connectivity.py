@@ -99,6 +99,7 @@ class Synapses:
         np.cumsum(np.bincount(self.post, minlength=self.n_post), out=ptr[1:])
         return ptr, ids
 
+    @cached_property
     def segments(self) -> np.ndarray:
         """Pointers by (presynaptic neuron, delay): the synapses of neuron ``j`` with delay ``d``
         are ``seg[j * (D + 1) + d] : seg[j * (D + 1) + d + 1]``, ``D`` the largest delay."""
@@ -107,7 +108,7 @@ class Synapses:
         np.cumsum(np.bincount(self.pre * slots + self.delay, minlength=self.n_pre * slots), out=seg[1:])
         return seg
 
-    @property
+    @cached_property
     def max_delay(self) -> int:
         return int(self.delay.max()) if self.nnz else 0
 

@@ -71,7 +71,9 @@ class SpikeEvents(NamedTuple):
 class NetworkState(NamedTuple):
     """Everything a run changes. ``history[n % R]`` holds the spikes of step ``n`` for the last
     ``R = max delay + 1`` steps (``[R, B, N]`` bool), likewise ``input_history`` for the input
-    spikes; ``weight`` are the recurrent weights in :class:`Synapses` order; ``plasticity``
+    spikes; ``weight`` are the recurrent weights in :class:`Synapses` order (they may share
+    memory with the network's synapses: treat them as read-only; a run never changes the
+    state it is given); ``plasticity``
     the rule's traces (kept unchanged by a run without a rule); ``poisson_next`` the time (ms)
     of each drive's next event per neuron (``[K, B, N]``, cpu backend); ``step`` the number of
     steps simulated so far."""
@@ -104,7 +106,8 @@ def initial_state(network: Network, batch: int = 1, plasticity: PairSTDP | Tripl
     ring = network.recurrent.max_delay + 1
     ring_in = (network.inputs.max_delay + 1) if network.inputs is not None else 1
     traces = None if plasticity is None else plasticity.initial_state(batch, n, n)
-    return NetworkState(neuron, torch.tensor(network.recurrent.weight, dtype=torch.float64),
+    # the network's weights, not a copy: simulate() copies them before plasticity changes them
+    return NetworkState(neuron, torch.from_numpy(network.recurrent.weight),
                         torch.zeros(ring, batch, n, dtype=torch.bool),
                         torch.zeros(ring_in, batch, max(network.n_inputs, 1), dtype=torch.bool),
                         traces, None, 0)

@@ -32,7 +32,7 @@ def test_canonical_order_and_dense():
     ptr, ids = syn.by_post
     for i in range(20):
         assert (syn.post[ids[ptr[i]:ptr[i + 1]]] == i).all()
-    seg, slots = syn.segments(), syn.max_delay + 1
+    seg, slots = syn.segments, syn.max_delay + 1
     for j in range(30):
         for k in range(slots):
             sl = slice(seg[j * slots + k], seg[j * slots + k + 1])

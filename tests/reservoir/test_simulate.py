@@ -92,6 +92,7 @@ def test_uncoupled_population_is_bitwise_the_step_function(model):
 
 def test_chunks_and_continuation_equal_one_run():
     net, current, inputs, rule = _case("izh-euler")
+    w_net = net.recurrent.weight.copy()
     kw = dict(input_spikes=inputs, plasticity=rule, poisson=[PoissonDrive(200.0, 2.0)], trace=[3])
     whole = simulate(net, T, current=current, generator=5, **kw)
     chunked = simulate(net, T, current=current, generator=5, chunk=137, **kw)
@@ -103,7 +104,11 @@ def test_chunks_and_continuation_equal_one_run():
     kw.pop("poisson")
     one = simulate(net, T, current=current, **kw)
     first = simulate(net, 250, current=current, **{**kw, "input_spikes": inputs[:250]})
+    before = [t.clone() for t in (first.state.neuron.v, first.state.weight, *first.state.plasticity)]
     second = simulate(net, T - 250, current=current[250:], state=first.state, **{**kw, "input_spikes": inputs[250:]})
+    after = (first.state.neuron.v, first.state.weight, *first.state.plasticity)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))  # the given state is left as it was
+    assert np.array_equal(net.recurrent.weight, w_net)  # plastic runs never touch the network's weights
     assert np.array_equal(one.spikes.steps, np.concatenate([first.spikes.steps, second.spikes.steps]))
     assert torch.equal(one.state.weight, second.state.weight)
     assert torch.equal(one.state.neuron.v, second.state.neuron.v)
