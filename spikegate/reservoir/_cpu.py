@@ -3,6 +3,9 @@ into the plain arrays of :mod:`spikegate.kernels.reservoir.cpu` and unpacks the 
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -14,6 +17,8 @@ from spikegate.plasticity.traces import decay_factor
 
 _RESETS = {"subtract": kernel.RESET_SUBTRACT, "zero": kernel.RESET_ZERO, "none": kernel.RESET_NONE}
 _EMPTY_F = np.zeros((1, 1))
+# incoming index of the plastic synapses, per Synapses object and plastic mask
+_INCOMING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _EMPTY_U8 = np.zeros((1, 1), np.uint8)
 
 
@@ -41,6 +46,22 @@ def _lists_to_ring(idx: np.ndarray, cnt: np.ndarray) -> Tensor:
     for r in range(idx.shape[0]):
         out[r, idx[r, : cnt[r]]] = True
     return torch.from_numpy(out)[:, None]
+
+
+def _incoming(rec, plastic: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ptr [N + 1], synapse ids, their presynaptic neurons)`` of the plastic synapses by
+    target, cached per synapse object and mask (building it touches every synapse)."""
+    key = hashlib.blake2b(np.ascontiguousarray(plastic).view(np.uint8), digest_size=16).digest()
+    cached = _INCOMING.get(rec)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    _, ids = rec.by_post
+    in_syn = np.ascontiguousarray(ids[plastic[ids]])
+    in_ptr = np.zeros(rec.n_post + 1, np.int64)
+    np.cumsum(np.bincount(rec.post[in_syn], minlength=rec.n_post), out=in_ptr[1:])
+    value = (in_ptr, in_syn, rec.pre[in_syn].astype(np.int32))  # read in order when potentiating
+    _INCOMING[rec] = (key, value)
+    return value
 
 
 def _rule_vector(rule) -> tuple[int, np.ndarray]:
@@ -93,10 +114,10 @@ class Runner:
         if network.inputs is not None:
             inp = network.inputs
             self.seg_in, self.n_delays_in = inp.segments, inp.max_delay + 1
-            self.post_in, self.weight_in = inp.post, _f64(inp.weight)
+            self.post_in, self.weight_in = inp.post_int32, _f64(inp.weight)
         else:
             self.seg_in, self.n_delays_in = np.zeros(2, np.int64), 1
-            self.post_in, self.weight_in = np.zeros(1, np.int64), np.zeros(1)
+            self.post_in, self.weight_in = np.zeros(1, np.int32), np.zeros(1)
         self.hist_in_idx, self.hist_in_cnt = _ring_to_lists(state.input_history)
         self.rate = np.ascontiguousarray([d.rate for d in drives], np.float64).reshape(len(drives), n)
         self.rate_weight = np.ascontiguousarray([d.weight for d in drives], np.float64).reshape(len(drives), n)
@@ -109,17 +130,12 @@ class Runner:
         self.rule_id, self.rp = _rule_vector(rule)
         self.tr = np.zeros((4, n))
         if rule is not None:
-            ptr, ids = rec.by_post
-            keep = plastic[ids]
-            self.in_syn = np.ascontiguousarray(ids[keep])
-            self.in_pre = np.ascontiguousarray(rec.pre[self.in_syn])  # sequential in the potentiation loop
-            self.in_ptr = np.zeros(n + 1, np.int64)
-            np.cumsum(np.bincount(rec.post[self.in_syn], minlength=n), out=self.in_ptr[1:])
+            self.in_ptr, self.in_syn, self.in_pre = _incoming(rec, plastic)
             self.plastic = np.ascontiguousarray(plastic)
             for t, trace in enumerate(state.plasticity):
                 self.tr[t] = _f64(trace[0])
         else:
-            self.in_syn, self.in_pre, self.in_ptr = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(n + 1, np.int64)
+            self.in_syn, self.in_pre, self.in_ptr = np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(n + 1, np.int64)
             self.plastic = np.zeros(1, bool)
         self.traced = traced
         self.traces_in = state.plasticity
@@ -138,7 +154,7 @@ class Runner:
             k, self.step, self.rng_state,
             self.model, self.v, self.u, *self.p, float(self.network.dt), self.v_peak, self.reset, self.refractory,
             cur, current is not None,
-            self.n_delays, self.seg, rec.post, self.weight, rec.indptr, self.hist_idx, self.hist_cnt,
+            self.n_delays, self.seg, rec.post_int32, self.weight, rec.indptr, self.hist_idx, self.hist_cnt,
             self.n_delays_in, self.seg_in, self.post_in, self.weight_in, inp, inputs is not None,
             self.hist_in_idx, self.hist_in_cnt,
             self.rate, self.rate_weight, self.t_next,

@@ -91,6 +91,13 @@ class Synapses:
         return out
 
     @cached_property
+    def post_int32(self) -> np.ndarray:
+        """``post`` as int32 (the event loop reads half the bytes)."""
+        if self.n_post >= 2**31:
+            raise ValueError("post_int32 needs fewer than 2**31 postsynaptic neurons")
+        return self.post.astype(np.int32)
+
+    @cached_property
     def by_post(self) -> tuple[np.ndarray, np.ndarray]:
         """Incoming view: ``(ptr [n_post + 1], synapse ids [nnz])``, the synapses onto neuron
         ``i`` being ``ids[ptr[i]:ptr[i + 1]]`` (in increasing id order)."""
