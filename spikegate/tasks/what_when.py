@@ -275,7 +275,6 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         result.trials.append(trial)
         if progress is not None:
             progress(index + 1, len(trials))
-        cue_on = cfg.baseline_ms
     for name in LEARNERS:
         result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}
         result.weights[name] = weights[name].clone()
