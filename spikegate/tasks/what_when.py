@@ -1,0 +1,396 @@
+r"""The what/when prediction task of ``SPEC.md`` §3.5 on a heterogeneous Izhikevich reservoir,
+with read-outs trained by the three-factor rule and by FORCE (``TARGETS.md`` §2).
+
+Paradigm (our reconstruction; the paper's exact design is not readable):
+
+* each trial starts with ``baseline_ms`` of background activity, then one of ``n_cues`` cues
+  (a step current onto the cue's own random 10 % of the neurons for ``cue_ms``); after the
+  block's delay :math:`\Delta` the outcome A follows with the cue's probability :math:`p_c`,
+  otherwise outcome B with probability ``p_b`` or nothing (an omission); outcomes are step
+  currents onto their own subsets for ``outcome_ms``. The time at which an outcome is due is
+  signalled on every learning trial (the teacher of the *when* read-out), omissions included;
+* a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
+  peak procedure), on which the *when* read-out's timing is measured;
+* blocks switch, unsignalled, the delay (timing switch) and then the cue probabilities
+  (probability switch); nothing is reset for the three-factor learner.
+
+The reservoir runs on spikegate's event-driven engine, one continuous network across trials
+(inter-trial background included). Read-out features: each neuron's spikes filtered with a
+rise of 2 ms and its own decay time, log-uniform in ``tau_features`` (a spectrum of synaptic
+time scales, the substrate for interval timing), standardised by running estimates of their
+pre-cue mean and spread (+1 Hz, so silent neurons stay small) and saturating at
+``feature_clip``.
+
+Read-outs ``z = W f`` (rows: *when*, *what A*, *what B*); targets: a Gaussian bump of width
+``bump_width * delay`` centred on the outcome time (*when*), times 1[outcome = k] for *what k*,
+so that before the outcome the best *what k* read-out is :math:`P(k \mid \text{cue})` times the
+bump. Attention gates (learning trials only): for *when*, from the cue to the outcome, and on
+omission trials on to two bump widths after the expected time; for *what*, the
+``what_window_ms`` before the expected outcome. The read-outs learn to anticipate, never to
+react to the outcome stimulus.
+
+* Three-factor learner: *when* online (:class:`~spikegate.plasticity.ThreeFactor`), *what* by
+  offline consolidation between trials; eligibility with postsynaptic factor
+  :math:`\rho_0 + y^* + [z]_+` (the read-out's spontaneous activity ``post_baseline``, teacher
+  drive, and its own output).
+* FORCE (:class:`~spikegate.plasticity.FORCE`) on the same features, targets and gates,
+  without and with a reset of :math:`P` at each block start.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from spikegate.plasticity import FORCE, DoubleExponential, ThreeFactor
+from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_recorder, simulate
+from spikegate.tasks.izhikevich_network import isi_cv
+
+LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
+
+
+class Block(NamedTuple):
+    name: str
+    delay: float  # ms
+    probs: tuple[float, ...]  # P(outcome A | cue c)
+    trials: int
+
+
+@dataclass(frozen=True)
+class WhatWhenConfig:
+    """All parameters of a run (defaults: the run reported for ``TARGETS.md`` §2)."""
+
+    n_exc: int = 800
+    n_inh: int = 200
+    p: float = 0.1
+    w_exc: float = 1.5  # mV, x U(0,1)
+    w_inh: float = 8.0
+    drive_rate: float = 5.0  # Hz, excitatory and inhibitory Poisson afferent events per neuron
+    drive_weight: float = 30.0  # mV onto excitatory neurons (half onto inhibitory)
+    dt: float = 0.5
+    n_cues: int = 4
+    stim_fraction: float = 0.1
+    stim_amplitude: float = 20.0
+    baseline_ms: float = 100.0
+    cue_ms: float = 100.0
+    outcome_ms: float = 50.0
+    trial_ms: float = 1000.0
+    probe_fraction: float = 0.25
+    p_b: float = 0.5  # P(outcome B | not A); otherwise omission
+    blocks: tuple[Block, ...] = (
+        Block("learn", 300.0, (1.0, 0.75, 0.5, 0.25), 150),
+        Block("timing switch", 600.0, (1.0, 0.75, 0.5, 0.25), 100),
+        Block("probability switch", 600.0, (0.25, 0.5, 0.75, 1.0), 100),
+    )
+    tau_features: tuple[float, float] = (20.0, 1000.0)
+    bump_width: float = 0.15
+    feature_clip: float = 4.0  # standardised features saturate at +-4
+    eta_when: float = 2e-5
+    eta_what: float = 1e-5
+    post_baseline: float = 1.0  # read-out's spontaneous activity in the postsynaptic factor
+    what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
+    tau_e: float = 20.0
+    decay: float = 0.0
+    force_alpha: float = 300.0
+    force_every_ms: float = 4.0
+    seed: int = 0
+
+    def scaled(self, factor: float) -> "WhatWhenConfig":
+        """The same run with every block's trial count multiplied by ``factor``."""
+        from dataclasses import replace
+
+        blocks = tuple(b._replace(trials=max(10, int(round(b.trials * factor)))) for b in self.blocks)
+        return replace(self, blocks=blocks)
+
+
+class Trial(NamedTuple):
+    block: int
+    cue: int
+    outcome: int  # 0 = A, 1 = B, 2 = omission
+    probe: bool
+    delay: float
+    prob: float  # P(A | cue) in force for this trial
+
+
+@dataclass
+class WhatWhenResult:
+    config: WhatWhenConfig
+    trials: list[Trial] = field(default_factory=list)
+    # per learner, per trial: read-out value arrays [3, T_ms] are not kept; scores are
+    when_score: dict[str, list[float]] = field(default_factory=dict)  # corr(z_when, target)
+    when_peak: dict[str, list[float]] = field(default_factory=dict)  # probe trials: peak - cue (ms), else nan
+    what_amp: dict[str, list[float]] = field(default_factory=dict)  # z_A just before the outcome
+    cosines: dict[str, list[float]] = field(default_factory=dict)  # |cos(W_whatA, W_when)| after each trial
+    traces: dict[str, dict[tuple[int, int], Tensor]] = field(default_factory=dict)  # (block, cue) -> mean probe z
+    weights: dict[str, Tensor] = field(default_factory=dict)
+    spontaneous: dict[str, float] = field(default_factory=dict)
+    raster: Tensor | None = None  # one trial's spikes [T, N] for the figure
+
+
+def _bump(t: Tensor, centre: float, width: float) -> Tensor:
+    return torch.exp(-0.5 * ((t - centre) / width) ** 2)
+
+
+def _peak(z: Tensor, dt_ms: float = 1.0, smooth_ms: float = 10.0) -> int:
+    k = max(1, int(smooth_ms / dt_ms))
+    zs = torch.nn.functional.avg_pool1d(z[None, None], k, stride=1, padding=k // 2, count_include_pad=False)[0, 0]
+    return int(torch.argmax(zs[: z.numel()]))
+
+
+def _cos(a: Tensor, b: Tensor) -> float:
+    na, nb = a.norm(), b.norm()
+    return float((a @ b).abs() / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
+    """The trial list: cues uniform; outcome A with the block's probability, else B with
+    ``p_b``, else omission; probes at random (no outcome)."""
+    out = []
+    for b, block in enumerate(cfg.blocks):
+        for _ in range(block.trials):
+            cue = int(rng.integers(cfg.n_cues))
+            prob = block.probs[cue]
+            probe = bool(rng.random() < cfg.probe_fraction)
+            outcome = 0 if rng.random() < prob else (1 if rng.random() < cfg.p_b else 2)
+            out.append(Trial(b, cue, 2 if probe else outcome, probe, block.delay, prob))
+    return out
+
+
+def build(cfg: WhatWhenConfig, rng: np.random.Generator):
+    """The reservoir, its background drive, and the neuron subsets of cues and outcomes."""
+    net = izhikevich_reservoir(cfg.n_exc, cfg.n_inh, p=cfg.p, w_exc=cfg.w_exc, w_inh=cfg.w_inh, delay=(0.5, 2.0),
+                               dt=cfg.dt, generator=rng)
+    w = np.where(net.excitatory, cfg.drive_weight, cfg.drive_weight / 2)
+    drives = [PoissonDrive(cfg.drive_rate, w), PoissonDrive(cfg.drive_rate, -w)]
+    k = max(1, int(round(cfg.stim_fraction * net.n)))
+    subsets = [rng.choice(net.n, k, replace=False) for _ in range(cfg.n_cues + 2)]  # cues, then A, B
+    return net, drives, subsets
+
+
+def spontaneous_activity(net, drives, ms: float, rng: np.random.Generator) -> dict[str, float]:
+    """Mean rate (Hz) and mean ISI CV of ``ms`` of activity without stimuli (after 200 ms)."""
+    steps, skip = int(round(ms / net.dt)), int(round(200 / net.dt))
+    res = simulate(net, steps + skip, poisson=drives, generator=rng)
+    raster = res.spikes.raster(steps, net.n, first_step=skip)[:, 0]
+    cv = isi_cv(raster)
+    return {"rate_hz": float(raster.sum() / net.n / (ms / 1000)), "isi_cv": float(torch.nanmean(cv)),
+            "exc_rate_hz": float(raster[:, net.excitatory].sum() / net.excitatory.sum() / (ms / 1000))}
+
+
+def run(cfg: WhatWhenConfig = WhatWhenConfig(), *, record: str | os.PathLike | None = None,
+        progress: Callable[[int, int], None] | None = None) -> WhatWhenResult:
+    """Run the whole paradigm; with ``record``, every trial's spikes go to that HDF5 file
+    (:func:`spikegate.reservoir.network_recorder`; trials back to back in time)."""
+    rng = np.random.default_rng(cfg.seed)
+    net, drives, subsets = build(cfg, rng)
+    if record is None:
+        return _run(cfg, net, drives, subsets, rng, None, progress)
+    with network_recorder(record, net, task="what-when", seed=cfg.seed, trial_ms=cfg.trial_ms) as recorder:
+        return _run(cfg, net, drives, subsets, rng, recorder, progress)
+
+
+def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, recorder,
+         progress: Callable[[int, int], None] | None) -> WhatWhenResult:
+    torch_dtype = torch.float64
+    n, dt = net.n, cfg.dt
+    result = WhatWhenResult(cfg)
+    result.spontaneous = spontaneous_activity(net, drives, 2000.0, rng)
+    trials = schedule(cfg, rng)
+    steps = int(round(cfg.trial_ms / dt))
+    every = int(round(1.0 / dt))  # read-outs and learning at 1 ms
+    t_ms = torch.arange(0, steps, every, dtype=torch_dtype) * dt
+    tau = torch.exp(torch.empty(n, dtype=torch_dtype).uniform_(
+        math.log(cfg.tau_features[0]), math.log(cfg.tau_features[1]),
+        generator=torch.Generator().manual_seed(int(rng.integers(2**62)))))
+    filt = DoubleExponential(2.0, tau, dt)
+    tf_when = ThreeFactor(eta=cfg.eta_when, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
+    tf_what = ThreeFactor(eta=cfg.eta_what, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
+    force = FORCE(alpha=cfg.force_alpha)
+    weights = {name: torch.zeros(3, n, dtype=torch_dtype) for name in LEARNERS}
+    p_state = {name: force.initial_state(n) for name in LEARNERS[1:]}
+    for d in (result.when_score, result.when_peak, result.what_amp, result.cosines):
+        d.update({name: [] for name in LEARNERS})
+    sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
+    state, feat_state = None, filt.initial_state(torch.zeros(1, n, dtype=torch_dtype))
+    baseline, spread = torch.zeros(n, dtype=torch_dtype), torch.ones(n, dtype=torch_dtype)
+    seen_baseline = False
+    cue_on = cfg.baseline_ms
+    for index, trial in enumerate(trials):
+        if index and trial.block != trials[index - 1].block:
+            p_state["FORCE+reset"] = force.reset(p_state["FORCE+reset"])
+        out_on = cue_on + trial.delay
+        current = torch.zeros(steps, n, dtype=torch_dtype)
+        spans = [(subsets[trial.cue], cue_on, cfg.cue_ms)]
+        if trial.outcome < 2:
+            spans.append((subsets[cfg.n_cues + trial.outcome], out_on, cfg.outcome_ms))
+        for units, start, length in spans:
+            a, b = int(round(start / dt)), int(round((start + length) / dt))
+            current[a:b, torch.from_numpy(units)] = cfg.stim_amplitude
+        sim = simulate(net, steps, current=current, poisson=drives, state=state, recorder=recorder,
+                       generator=rng)
+        state = sim.state
+        raster = sim.spikes.raster(steps, n, first_step=state.step - steps)[:, 0]
+        if index == len(trials) - 1:
+            result.raster = raster
+        feats = torch.empty(len(t_ms), n, dtype=torch_dtype)
+        for s in range(steps):
+            r, feat_state = filt.step(raster[s:s + 1], feat_state)
+            if s % every == 0:
+                feats[s // every] = r[0]
+        pre_cue = feats[t_ms < cue_on]
+        mean, var = pre_cue.mean(0), pre_cue.var(0) + (pre_cue.mean(0) - baseline).pow(2) * seen_baseline
+        baseline = mean if not seen_baseline else 0.9 * baseline + 0.1 * mean
+        spread = var if not seen_baseline else 0.9 * spread + 0.1 * var
+        seen_baseline = True
+        x = ((feats - baseline) / (spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
+        width = cfg.bump_width * trial.delay
+        bump = _bump(t_ms, out_on, width)
+        target = torch.stack([bump, bump * (trial.outcome == 0), bump * (trial.outcome == 1)])
+        # attention: from the cue to the outcome; on omission trials on through the expected
+        # window, so the falling flank of *when* is learnt without outcome-evoked activity
+        end = out_on + 2 * width if trial.outcome == 2 else out_on
+        gate_when = ((t_ms >= cue_on) & (t_ms <= end)).to(torch_dtype) * (not trial.probe)
+        gate_what = ((t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)).to(torch_dtype) * (not trial.probe)
+        gates = torch.stack([gate_when, gate_what, gate_what])
+        zs = {"three-factor": _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"],
+                                                  cfg.post_baseline)}
+        for name in LEARNERS[1:]:
+            zs[name] = _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
+        pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)
+        for name in LEARNERS:
+            z = zs[name]
+            result.when_score[name].append(float(torch.corrcoef(torch.stack([z[0], target[0]]))[0, 1])
+                                           if not trial.probe else float("nan"))
+            result.when_peak[name].append(float(t_ms[_peak(z[0])] - cue_on) if trial.probe else float("nan"))
+            result.what_amp[name].append(float(z[1, pre_out].mean()))
+            result.cosines[name].append(_cos(weights[name][0], weights[name][1]))
+            if trial.probe:
+                sums[name].setdefault((trial.block, trial.cue), []).append(z.clone())
+        result.trials.append(trial)
+        if progress is not None:
+            progress(index + 1, len(trials))
+    for name in LEARNERS:
+        result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}
+        result.weights[name] = weights[name].clone()
+    return result
+
+
+def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
+                        w: Tensor, rho: float) -> Tensor:
+    """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end; returns
+    the read-outs ``[3, T]`` as they were during the trial."""
+    s_when = tf_when.initial_state(1, x.shape[1], 1)
+    zs = torch.empty(3, x.shape[0], dtype=x.dtype)
+    zs[0] = w[0] @ x.T
+    open_ = torch.nonzero(gates[0]).flatten()
+    # the eligibility is followed from 5 time constants before the gate opens (its earlier
+    # history has decayed away); weights only change while the gate is open
+    first = max(0, int(open_[0]) - int(5 * tf_when.tau_e / tf_when.dt)) if open_.numel() else x.shape[0]
+    last = int(open_[-1]) + 1 if open_.numel() else 0
+    for t in range(first, last):
+        f = x[t:t + 1]
+        z = w[0] @ f[0]
+        zs[0, t] = z
+        post = (rho + target[0, t] + z.clamp(min=0)).reshape(1, 1)
+        err = (target[0, t] - z).reshape(1, 1)
+        dw, s_when = tf_when.step(f, post, err, gates[0, t], w[:1], s_when)
+        w[:1] += dw
+    zs[0, last:] = w[0] @ x[last:].T
+    zs[1:] = w[1:] @ x.T  # fixed during the trial
+    post = (rho + target[1:] + zs[1:].clamp(min=0)).T[:, None]
+    s_what = tf_what.accumulate_sequence(x[:, None], post, (target[1:] - zs[1:]).T[:, None], gates[1:].T[:, None],
+                                         w[1:], tf_what.initial_state(1, x.shape[1], 2))
+    dw, _ = tf_what.consolidate(w[1:], s_what)
+    w[1:] += dw
+    return zs
+
+
+def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tensor, p_state: dict, name: str,
+                 every_ms: float) -> Tensor:
+    """One trial of RLS updates every ``every_ms`` ms while a gate is open (all read-outs
+    online); returns the read-outs ``[3, T]`` as they were during the trial."""
+    every = max(1, int(round(every_ms)))
+    zs = torch.empty(3, x.shape[0], dtype=x.dtype)
+    for t in range(x.shape[0]):
+        zs[:, t] = w @ x[t]
+        open_ = gates[:, t] > 0
+        if t % every or not bool(open_.any()):
+            continue
+        # outputs whose gate is closed keep their weights: their target is their own value
+        goal = torch.where(open_, target[:, t], zs[:, t])
+        dw, p_state[name] = force.step(x[t], goal, w, p_state[name])
+        w += dw
+    return zs
+
+
+def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9,
+                    tail: int = 20) -> int | None:
+    """Trials after ``start`` until the score, smoothed over ``smooth`` measured trials (NaN =
+    not measured), first covers ``level`` of the way from its value at the switch to the
+    block's asymptote (mean of the last ``tail`` measurements); ``None`` if never."""
+    s = np.asarray(scores[start:stop], dtype=float)
+    idx = np.flatnonzero(np.isfinite(s))
+    if idx.size < smooth + tail:
+        return None
+    vals = s[idx]
+    smoothed = np.convolve(vals, np.ones(smooth) / smooth, mode="valid")
+    first, asym = smoothed[0], vals[-tail:].mean()
+    if not np.isfinite(asym):
+        return None
+    goal = first + level * (asym - first)
+    up = asym >= first
+    hit = np.flatnonzero(smoothed >= goal) if up else np.flatnonzero(smoothed <= goal)
+    return int(idx[hit[0] + smooth - 1]) + 1 if hit.size else None
+
+
+def summary(result: WhatWhenResult) -> dict[str, dict]:
+    """The quantities of ``TARGETS.md`` §2, per learner."""
+    cfg, trials = result.config, result.trials
+    blocks = np.array([t.block for t in trials])
+    starts = [int(np.flatnonzero(blocks == b)[0]) for b in range(len(cfg.blocks))]
+    ends = starts[1:] + [len(trials)]
+    out: dict[str, dict] = {"spontaneous": dict(result.spontaneous)}
+    for name in LEARNERS:
+        row: dict = {}
+        for b, block in enumerate(cfg.blocks):
+            mean = [z[0] for (bb, _), z in result.traces[name].items() if bb == b]
+            if mean:
+                row[f"peak_error_ms[{block.name}]"] = abs(_peak(torch.stack(mean).mean(0)) - cfg.baseline_ms - block.delay)
+            peaks = [p for p, t in zip(result.when_peak[name], trials) if t.block == b and math.isfinite(p)]
+            last = peaks[-10:]
+            row[f"timing_error_ms[{block.name}]"] = float(np.mean(np.abs(np.asarray(last) - block.delay))) if last else None
+            row[f"peak_ms[{block.name}]"] = float(np.mean(last)) if last else None
+            amps, probs = [], []
+            for c in range(cfg.n_cues):
+                a = [v for v, t in zip(result.what_amp[name], trials) if t.block == b and t.cue == c]
+                if a:
+                    amps.append(float(np.mean(a[-15:])))
+                    probs.append(block.probs[c])
+            if len(amps) >= 3 and np.std(amps) > 0:
+                r = float(np.corrcoef(amps, probs)[0, 1])
+                slope = float(np.polyfit(probs, amps, 1)[0])
+                row[f"prob_r[{block.name}]"] = r
+                row[f"prob_slope[{block.name}]"] = slope
+                row[f"prob_slope_norm[{block.name}]"] = slope / max(amps) if max(amps) > 0 else None
+                row[f"amplitudes[{block.name}]"] = [round(a, 3) for a in amps]
+        # adaptation after the timing switch (block 1) and the probability switch (block 2)
+        if len(cfg.blocks) >= 2:
+            # timing accuracy on probe trials: 1 - |peak - delay| / delay (floored at 0)
+            acc = [max(0.0, 1 - abs(p - t.delay) / t.delay) if math.isfinite(p) else float("nan")
+                   for p, t in zip(result.when_peak[name], trials)]
+            row["adapt_timing_trials"] = trials_to_adapt(acc, starts[1], ends[1], smooth=3, tail=6)
+        if len(cfg.blocks) >= 3:
+            err = [-abs(a - t.prob) for a, t in zip(result.what_amp[name], trials)]
+            row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], ends[2])
+        cos = result.cosines[name]
+        row["cos_what_when_early"] = cos[min(9, len(cos) - 1)]
+        row["cos_what_when_end"] = cos[-1]
+        out[name] = row
+    out["random_cos_expected"] = {"value": 1 / math.sqrt(result.weights[LEARNERS[0]].shape[1])}
+    return out

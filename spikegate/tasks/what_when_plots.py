@@ -1,0 +1,132 @@
+"""Figures of the what/when task (PNG, matplotlib Agg, no global state)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from spikegate.tasks.what_when import LEARNERS, WhatWhenResult
+
+COLORS = {"three-factor": "tab:blue", "FORCE": "tab:red", "FORCE+reset": "tab:orange"}
+
+
+def _save(fig: Figure, path: str) -> str:
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def readout_traces(result: WhatWhenResult, path: str, learner: str = "three-factor") -> str:
+    """Probe-trial read-outs (mean of the last probes per cue) against time, one panel per block."""
+    cfg = result.config
+    blocks = range(len(cfg.blocks))
+    fig = Figure(figsize=(4.2 * len(cfg.blocks), 5.2))
+    axes = fig.subplots(2, len(cfg.blocks), squeeze=False, sharex=True)
+    t = np.arange(int(round(cfg.trial_ms))) - cfg.baseline_ms
+    for b in blocks:
+        block = cfg.blocks[b]
+        for c in range(cfg.n_cues):
+            z = result.traces[learner].get((b, c))
+            if z is None:
+                continue
+            z = z.numpy()
+            axes[0, b].plot(t[: z.shape[1]], z[0], lw=1.2, label=f"cue {c + 1}")
+            axes[1, b].plot(t[: z.shape[1]], z[1], lw=1.2, label=f"cue {c + 1}: p(A) = {block.probs[c]:g}")
+        for row, name in enumerate(("when", "what A")):
+            ax = axes[row, b]
+            ax.axvline(block.delay, color="k", ls="--", lw=0.8)
+            ax.axvline(0, color="grey", ls=":", lw=0.8)
+            ax.set_ylabel(f"{name} read-out")
+        axes[0, b].set_title(f"{block.name}: delay {block.delay:g} ms")
+        axes[1, b].set_xlabel("time from cue (ms)")
+        axes[1, b].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{learner}: read-outs on probe trials (no outcome), dashed = outcome time")
+    return _save(fig, path)
+
+
+def probability(result: WhatWhenResult, path: str) -> str:
+    """Anticipatory *what A* amplitude against P(A | cue), last trials of each block."""
+    cfg, trials = result.config, result.trials
+    fig = Figure(figsize=(4.0 * len(LEARNERS), 3.8))
+    axes = fig.subplots(1, len(LEARNERS), squeeze=False)[0]
+    for ax, name in zip(axes, LEARNERS):
+        for b, block in enumerate(cfg.blocks):
+            amps = [np.mean([a for a, tr in zip(result.what_amp[name], trials) if tr.block == b and tr.cue == c][-15:])
+                    for c in range(cfg.n_cues)]
+            ax.plot(block.probs, amps, "o-", label=block.name)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set_xlabel("P(outcome A | cue)")
+        ax.set_ylabel("what-A read-out before the outcome")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def adaptation(result: WhatWhenResult, path: str) -> str:
+    """Per-trial scores around the switches: *when* target correlation and *what* error."""
+    trials = result.trials
+    blocks = np.array([t.block for t in trials])
+    fig = Figure(figsize=(11, 6.5))
+    ax1, ax2 = fig.subplots(2, 1)
+    k = 8
+    for name in LEARNERS:
+        s = np.asarray(result.when_score[name], dtype=float)
+        idx = np.flatnonzero(np.isfinite(s))
+        ax1.plot(idx[k - 1:], np.convolve(s[idx], np.ones(k) / k, "valid"), color=COLORS[name], label=name)
+        err = np.abs(np.asarray(result.what_amp[name]) - np.asarray([t.prob for t in trials]))
+        ax2.plot(np.arange(k - 1, len(err)), np.convolve(err, np.ones(k) / k, "valid"), color=COLORS[name], label=name)
+    for ax in (ax1, ax2):
+        for start in np.flatnonzero(np.diff(blocks)) + 1:
+            ax.axvline(start, color="k", ls="--", lw=0.8)
+        ax.legend(fontsize=8)
+    ax1.set_ylabel("when: corr(read-out, target)")
+    ax2.set_ylabel("what: |amplitude - P(A|cue)|")
+    ax2.set_xlabel("trial (dashed: unsignalled switches)")
+    fig.suptitle(f"adaptation; moving average over {k} trials")
+    return _save(fig, path)
+
+
+def weight_geometry(result: WhatWhenResult, path: str) -> str:
+    """What-vs-when read-out weights: per-synapse scatter and |cos| over trials."""
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    w = result.weights["three-factor"].numpy()
+    ax1.scatter(w[0], w[1], s=4, alpha=0.5)
+    ax1.set_xlabel("when weight")
+    ax1.set_ylabel("what-A weight")
+    ax1.set_title("three-factor read-out weights (one dot per neuron)")
+    for name in LEARNERS:
+        ax2.plot(result.cosines[name], color=COLORS[name], label=name)
+    ax2.axhline(1 / math.sqrt(w.shape[1]), color="grey", ls=":", label="random vectors")
+    ax2.axhline(0.2, color="k", ls="--", lw=0.8)
+    ax2.set_xlabel("trial")
+    ax2.set_ylabel("|cos(W_what A, W_when)|")
+    ax2.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def all_figures(result: WhatWhenResult, out: str) -> list[str]:
+    from spikegate import plot
+
+    paths = [
+        readout_traces(result, os.path.join(out, "readout_traces.png")),
+        readout_traces(result, os.path.join(out, "readout_traces_force.png"), learner="FORCE"),
+        probability(result, os.path.join(out, "probability.png")),
+        adaptation(result, os.path.join(out, "adaptation.png")),
+        weight_geometry(result, os.path.join(out, "weights.png")),
+    ]
+    if result.raster is not None:
+        cfg = result.config
+        n = result.raster.shape[1]
+        groups = {"excitatory": (0, cfg.n_exc), "inhibitory": (cfg.n_exc, n)}
+        paths.append(os.path.join(out, "raster.png"))
+        plot.raster(result.raster, paths[-1], dt=cfg.dt, groups=groups, title="last trial: reservoir spikes")
+    return paths
+
+
+__all__ = ["adaptation", "all_figures", "probability", "readout_traces", "weight_geometry"]

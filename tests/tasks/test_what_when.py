@@ -1,0 +1,67 @@
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from spikegate.cli import build_parser
+from spikegate.io import read_recording
+from spikegate.tasks import what_when as ww
+
+
+def test_trials_to_adapt_on_known_curves():
+    flat = [0.0] * 5
+    rise = [1 - math.exp(-k / 5) for k in range(60)]  # 90 % of the way at k ~ 11.5
+    n = ww.trials_to_adapt(flat + rise, 5, 65, smooth=1)
+    assert n == 13  # trial index 12 of the block is the first at 90 %: 13 trials
+    assert ww.trials_to_adapt(flat + [0.0] * 40, 5, 45, smooth=1) == 1  # already there
+    noisy = [float("nan") if k % 3 == 0 else v for k, v in enumerate(rise)]
+    assert ww.trials_to_adapt(noisy, 0, 60, smooth=1) == 14  # trial 12 is a gap (NaN)
+
+
+def test_schedule_follows_the_probabilities():
+    cfg = replace(ww.WhatWhenConfig(), blocks=(ww.Block("b", 300.0, (1.0, 0.75, 0.5, 0.25), 4000),),
+                  probe_fraction=0.2)
+    trials = ww.schedule(cfg, np.random.default_rng(0))
+    probes = np.array([t.probe for t in trials])
+    assert probes.mean() == pytest.approx(0.2, abs=0.02)
+    for c, p in enumerate(cfg.blocks[0].probs):
+        got = np.array([t.outcome for t in trials if t.cue == c and not t.probe])
+        assert (got == 0).mean() == pytest.approx(p, abs=0.04)
+        assert (got == 1).mean() == pytest.approx((1 - p) * cfg.p_b, abs=0.04)
+    assert all(t.outcome == 2 for t in trials if t.probe)
+
+
+def test_small_run_end_to_end(tmp_path):
+    cfg = replace(
+        ww.WhatWhenConfig(), n_exc=80, n_inh=20, p=0.2, trial_ms=450.0, probe_fraction=0.3, seed=1,
+        blocks=(ww.Block("learn", 150.0, (1.0, 0.75, 0.5, 0.25), 24), ww.Block("timing switch", 250.0,
+                (1.0, 0.75, 0.5, 0.25), 12), ww.Block("probability switch", 250.0, (0.25, 0.5, 0.75, 1.0), 12)),
+    )
+    torch.set_num_threads(1)
+    res = ww.run(cfg, record=tmp_path / "rec.h5")
+    assert len(res.trials) == 48
+    s = ww.summary(res)
+    assert 0.5 < s["spontaneous"]["rate_hz"] < 40
+    for name in ww.LEARNERS:
+        for key in ("cos_what_when_end", "prob_r[learn]", "peak_error_ms[learn]"):
+            assert key in s[name]
+        assert all(np.isfinite(res.what_amp[name]))
+    # FORCE with a reset at each block start differs from FORCE without one only after the first switch
+    first = sum(1 for t in res.trials if t.block == 0)
+    assert res.what_amp["FORCE"][:first] == res.what_amp["FORCE+reset"][:first]
+    assert res.what_amp["FORCE"][first:] != res.what_amp["FORCE+reset"][first:]
+    rec = read_recording(tmp_path / "rec.h5")
+    assert rec.complete and rec.n_steps == 48 * int(cfg.trial_ms / cfg.dt)
+    from spikegate.tasks.what_when_plots import all_figures
+
+    paths = all_figures(res, str(tmp_path))
+    assert all((tmp_path / p).stat().st_size > 1000 for p in paths)
+
+
+def test_cli_registers_the_task():
+    args = build_parser().parse_args(["run", "what-when", "--scale", "0.5", "--out", "x", "--no-record"])
+    assert args.task == "what-when" and args.scale == 0.5 and args.no_record
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "what-when", "--scale", "0"])
