@@ -45,6 +45,16 @@ def make_neuron(kind: str, shape: Sequence[int], *, learnable: bool, surrogate: 
     return MetaNeuron(10.0, 5.0, 1.0, 0.1, dt=1.0, shape=shape, learn=INTRINSIC if learnable else ())
 
 
+def synaptic_gain(cell: NeuronModule) -> float:
+    r"""Initial scale for the layer that feeds ``cell``: :math:`1 - \alpha` for neurons with a
+    synaptic current (``CubaLIF``, ``MetaNeuron``), whose filter :math:`I[n] = \alpha I[n-1] + X[n]`
+    has DC gain :math:`1/(1 - \alpha)`; 1 otherwise. Without it the defaults (gain 5) drive the
+    layer into saturation at initialization."""
+    if isinstance(cell, (CubaLIF, MetaNeuron)):
+        return float(1.0 - cell.params().alpha.detach().double().mean())
+    return 1.0
+
+
 class SNN(nn.Module):
     """A chain of layers over a time-major sequence. Neuron layers carry state (the
     meta-neurons draw their noise from ``generator``); every other layer is applied to all steps
@@ -111,7 +121,8 @@ def build_model(
       before the neurons keeps the neuron count, and the cost of their time loop, 4x smaller), then Flatten, ``Linear -> neuron`` for
       ``hidden``, and ``Linear(., n_classes)``. BatchNorm statistics run over time and batch.
 
-    With ``readout="spikes"`` a final neuron layer of ``n_classes`` units follows.
+    With ``readout="spikes"`` a final neuron layer of ``n_classes`` units follows. The layer
+    feeding a current-based neuron starts scaled by :func:`synaptic_gain`.
     """
     check_choice(preset, "model", MODELS)
     check_int(n_classes, "n_classes", minimum=2)
@@ -119,7 +130,15 @@ def build_model(
     hidden = tuple(check_int(int(h), "hidden width", minimum=1) for h in hidden)
 
     def neuron_layer(shape):
-        return make_neuron(neuron, shape, learnable=learnable, surrogate=surrogate)
+        cell = make_neuron(neuron, shape, learnable=learnable, surrogate=surrogate)
+        gain = synaptic_gain(cell)
+        if gain != 1.0:
+            last = next(m for m in reversed(layers) if isinstance(m, (nn.Linear, nn.BatchNorm2d)))
+            with torch.no_grad():
+                last.weight.mul_(gain)
+                if last.bias is not None:
+                    last.bias.mul_(gain)
+        return cell
 
     layers: list[nn.Module] = []
     if preset == "conv":
@@ -140,7 +159,8 @@ def build_model(
             width_in *= f
     layers.append(nn.Flatten())
     for width in hidden:
-        layers += [nn.Linear(width_in, width), neuron_layer((width,))]
+        layers.append(nn.Linear(width_in, width))
+        layers.append(neuron_layer((width,)))
         width_in = width
     layers.append(nn.Linear(width_in, n_classes))
     if readout == "spikes":
