@@ -16,7 +16,7 @@ counts :math:`\sum_t S_c[t]`. The network maps ``x: [T, B, *features]`` to ``y: 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -31,18 +31,34 @@ MODELS: tuple[str, ...] = ("mlp", "conv")
 READOUTS: tuple[str, ...] = ("potential", "spikes")
 
 
-def make_neuron(kind: str, shape: Sequence[int], *, learnable: bool, surrogate: str = "atan") -> NeuronModule:
-    """A neuron layer of ``kind`` for features ``shape`` with the module's default intrinsic
-    parameters, learned per neuron when ``learnable`` (the meta-neuron ignores ``surrogate``:
-    its backward is the Bernoulli straight-through estimator)."""
+DEFAULTS: dict[str, dict[str, float]] = {
+    "lif": {"beta": 0.9, "threshold": 1.0},
+    "cuba": {"alpha": 0.8, "beta": 0.9, "threshold": 1.0},
+    "meta": {"tau_mem": 10.0, "tau_syn": 5.0, "threshold": 1.0, "kappa": 0.1},
+}
+
+
+def make_neuron(kind: str, shape: Sequence[int], *, learnable: bool, surrogate: str = "atan",
+                intrinsic: Mapping[str, float] | None = None) -> NeuronModule:
+    """A neuron layer of ``kind`` for features ``shape`` with the intrinsic values of
+    :data:`DEFAULTS` (entries of ``intrinsic`` override them), learned per neuron when
+    ``learnable`` (the meta-neuron ignores ``surrogate``: its backward is the Bernoulli
+    straight-through estimator)."""
     check_choice(kind, "neuron", NEURONS)
+    values = dict(DEFAULTS[kind])
+    unknown = set(intrinsic or {}) - set(values)
+    if unknown:
+        raise ValueError(f"intrinsic parameters of {kind!r} are {', '.join(values)}; got {', '.join(sorted(unknown))}")
+    values.update(intrinsic or {})
     shape = tuple(shape)
     if kind == "lif":
-        return LIF(0.9, 1.0, shape=shape, learn_beta=learnable, learn_threshold=learnable, surrogate=surrogate)
+        return LIF(values["beta"], values["threshold"], shape=shape, learn_beta=learnable, learn_threshold=learnable,
+                   surrogate=surrogate)
     if kind == "cuba":
-        return CubaLIF(0.8, 0.9, 1.0, shape=shape, learn_alpha=learnable, learn_beta=learnable,
-                       learn_threshold=learnable, surrogate=surrogate)
-    return MetaNeuron(10.0, 5.0, 1.0, 0.1, dt=1.0, shape=shape, learn=INTRINSIC if learnable else ())
+        return CubaLIF(values["alpha"], values["beta"], values["threshold"], shape=shape, learn_alpha=learnable,
+                       learn_beta=learnable, learn_threshold=learnable, surrogate=surrogate)
+    return MetaNeuron(values["tau_mem"], values["tau_syn"], values["threshold"], values["kappa"], dt=1.0, shape=shape,
+                      learn=INTRINSIC if learnable else ())
 
 
 def synaptic_gain(cell: NeuronModule) -> float:
@@ -111,6 +127,7 @@ def build_model(
     hidden: Sequence[int] = (256,),
     channels: Sequence[int] = (32, 64),
     readout: str = "potential",
+    intrinsic: Mapping[str, float] | None = None,
 ) -> SNN:
     """Build a preset.
 
@@ -121,6 +138,7 @@ def build_model(
       before the neurons keeps the neuron count, and the cost of their time loop, 4x smaller), then Flatten, ``Linear -> neuron`` for
       ``hidden``, and ``Linear(., n_classes)``. BatchNorm statistics run over time and batch.
 
+    ``intrinsic`` overrides initial (or fixed) intrinsic values, see :func:`make_neuron`.
     With ``readout="spikes"`` a final neuron layer of ``n_classes`` units follows. The layer
     feeding a current-based neuron starts scaled by :func:`synaptic_gain`.
     """
@@ -130,7 +148,7 @@ def build_model(
     hidden = tuple(check_int(int(h), "hidden width", minimum=1) for h in hidden)
 
     def neuron_layer(shape):
-        cell = make_neuron(neuron, shape, learnable=learnable, surrogate=surrogate)
+        cell = make_neuron(neuron, shape, learnable=learnable, surrogate=surrogate, intrinsic=intrinsic)
         gain = synaptic_gain(cell)
         if gain != 1.0:
             last = next(m for m in reversed(layers) if isinstance(m, (nn.Linear, nn.BatchNorm2d)))

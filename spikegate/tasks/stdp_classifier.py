@@ -109,7 +109,7 @@ class STDPClassifier:
         return MetaParams(alpha, self._beta, thr, torch.tensor(0.05, dtype=torch.float64), "zero")
 
     def _run(self, x: Tensor, learn: bool) -> Tensor:
-        """Present one batch; returns spike counts ``[B, n_exc]``."""
+        """Present one batch; returns the layer's spikes ``[T, B, n_exc]``."""
         c = self.config
         s_in = self._spikes(x)
         b = s_in.shape[1]
@@ -117,7 +117,7 @@ class STDPClassifier:
         state = LIFState(zeros) if c.neuron == "lif" else MetaState(zeros, zeros)
         stdp_state = self.rule.initial_state(b, self.n_inputs, c.n_exc)
         s = zeros
-        counts = torch.zeros_like(zeros)
+        out = []
         decay = torch.exp(torch.tensor(-1.0 / c.tau_theta, dtype=torch.float64))
         drive = c.gain / (c.w_sum_per_input * self.n_inputs)
         for t in range(s_in.shape[0]):
@@ -128,7 +128,7 @@ class STDPClassifier:
             else:
                 noise = torch.rand(current.shape, generator=self.generator, dtype=torch.float64)
                 s, state = meta_step((current, noise), state, params)
-            counts += s
+            out.append(s)
             if learn:
                 dw, stdp_state = self.rule.step(s_in[t], s, self.w, stdp_state)
                 self.w = self.w + dw / b
@@ -136,18 +136,24 @@ class STDPClassifier:
                     self.theta = self.theta * decay + c.theta_plus * s.mean(0)
         if learn:
             self.w = self._normalize(self.w)
-        return counts
+        return torch.stack(out)
 
-    def _batches(self, n: int, order: Tensor | None = None):
+    def _batches(self, n: int, order: Tensor | None = None, size: int | None = None):
         idx = torch.arange(n) if order is None else order
-        return [idx[i:i + self.config.batch] for i in range(0, n, self.config.batch)]
+        size = size or self.config.batch
+        return [idx[i:i + size] for i in range(0, n, size)]
+
+    def spikes(self, x: Tensor) -> Tensor:
+        """Output spike trains ``[T, N, n_exc]`` of the layer, without learning (e.g. for the
+        SNN-LZC decision of :mod:`spikegate.tasks.lzc_classifier`)."""
+        return torch.cat([self._run(x[i], learn=False) for i in self._batches(len(x), size=500)], dim=1)
 
     def responses(self, x: Tensor) -> Tensor:
         """Spike counts ``[N, n_exc]`` without learning."""
-        return torch.cat([self._run(x[i], learn=False) for i in self._batches(len(x))])
+        return self.spikes(x).sum(0)
 
     def fit(self, x: Tensor, y: Tensor, *, epochs: int = 1, progress: bool = False) -> "STDPClassifier":
-        """Learn from ``x`` (images ``[N, ...]`` in [0, 1] or rasters ``[N, T, d]``) for
+        """Learn from ``x`` (images ``[N, d]`` or ``[N, C, H, W]`` in [0, 1], or rasters ``[N, T, d]``) for
         ``epochs`` passes in random order, then assign labels from ``y``."""
         from tqdm import tqdm
 
