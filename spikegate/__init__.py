@@ -5,6 +5,7 @@ The public surface is re-exported here name by name; submodules hold the rest.
 
 from spikegate.kernels import BackendError
 from spikegate.neurons import (
+    LI,
     LIF,
     CubaLIF,
     Izhikevich,
@@ -15,7 +16,7 @@ from spikegate.neurons import (
     detach,
     izhikevich_population,
 )
-from spikegate.surrogate import SurrogateSpec, surrogate
+from spikegate.surrogate import SurrogateSpec
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "BackendError",
     "CubaLIF",
     "Izhikevich",
+    "LI",
     "LIF",
     "MetaNeuron",
     "Recurrent",
@@ -32,5 +34,4 @@ __all__ = [
     "__version__",
     "detach",
     "izhikevich_population",
-    "surrogate",
 ]

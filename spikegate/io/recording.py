@@ -222,7 +222,14 @@ def read_recording(path: str | os.PathLike) -> Recording:
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise RecordingError(f"{path}: not an HDF5 file, or damaged ({e})") from None
+        if "already open for write" not in str(e):
+            raise RecordingError(f"{path}: not an HDF5 file, or damaged ({e})") from None
+        # The writer was killed (or still runs): its "open for write" flag is set. A SWMR
+        # read opens it anyway and sees everything the writer flushed.
+        try:
+            f = h5py.File(path, "r", swmr=True)
+        except OSError as e2:
+            raise RecordingError(f"{path}: damaged recording ({e2})") from None
     with f:
         try:
             fmt = f.attrs.get("format")

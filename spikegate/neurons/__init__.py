@@ -10,6 +10,7 @@ from spikegate.neurons.izhikevich import (
     izhikevich_population,
     izhikevich_step,
 )
+from spikegate.neurons.li import LI, LIParams, LIState, li_step
 from spikegate.neurons.lif import (
     LIF,
     CubaLIF,
@@ -31,9 +32,12 @@ __all__ = [
     "IzhikevichParams",
     "IzhikevichPopulation",
     "IzhikevichState",
+    "LI",
     "LIF",
     "LIFParams",
     "LIFState",
+    "LIParams",
+    "LIState",
     "MetaNeuron",
     "MetaParams",
     "MetaState",
@@ -46,6 +50,7 @@ __all__ = [
     "detach",
     "izhikevich_population",
     "izhikevich_step",
+    "li_step",
     "lif_step",
     "meta_step",
 ]

@@ -1,0 +1,1 @@
+"""Where a spikegate network runs outside PyTorch: NIR graphs (:mod:`spikegate.export.nir`)."""
