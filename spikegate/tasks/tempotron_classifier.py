@@ -18,7 +18,8 @@ whose weight gradient is exactly the Tempotron update :math:`\Delta W_{kj} = \pm
 With ``learnable=True`` the same cost also moves the neuron's intrinsic parameters
 (LIF: :math:`\beta, \vartheta`; meta: :math:`\tau_m, \tau_s, \vartheta`). Updates use SGD with
 momentum over mini-batches of patterns. :math:`t_{max}` is the first threshold crossing for a
-false alarm (the shunted voltage peaks there) and the time of the maximum otherwise.
+false alarm (the shunted voltage peaks there) and otherwise the time of the maximum after the
+pattern's first input spike.
 
 Two classes: one neuron, "fires" = class 1. More classes: one neuron per class trained one
 against the rest; the prediction is the class with the largest :math:`\max_t U_k - \vartheta_k`.
@@ -73,7 +74,9 @@ class TempotronClassifier(nn.Module):
         above = u >= theta
         fired = above.any(0)
         first = above.to(torch.int8).argmax(0)
-        t_max = torch.where(fired, first, u.argmax(0))
+        # the maximum is taken after the first input spike: before it U = 0 carries no gradient
+        started = (x.detach().abs().sum(2, keepdim=True).cumsum(0) > 0).expand_as(u)
+        t_max = torch.where(fired, first, u.detach().masked_fill(~started, float("-inf")).argmax(0))
         return fired, t_max, u.gather(0, t_max.unsqueeze(0))[0]
 
     def _targets(self, y: Tensor) -> Tensor:
