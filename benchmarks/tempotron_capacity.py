@@ -29,7 +29,7 @@ def run_one(n: int, alpha: float, seed: int, args: argparse.Namespace) -> dict:
     labels = rng.random(p) < 0.5
     tp = Tempotron(n, duration=args.duration, dt=args.dt, lr=args.lr, momentum=args.momentum, rng=rng)
     t0 = time.perf_counter()
-    history = tp.fit(patterns, labels, epochs=args.epochs)
+    history = tp.fit(patterns, labels, epochs=args.epochs, lr_decay=args.lr_decay)
     return {"n": n, "alpha": alpha, "seed": seed, "epochs": len(history), "errors": history[-1],
             "success": history[-1] == 0, "seconds": time.perf_counter() - t0}
 
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=0.5, help="voltage grid step (ms)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--momentum", type=float, default=0.99)
+    ap.add_argument("--lr-decay", type=float, default=None, help="lr / (1 + epoch / LR_DECAY) (default: constant)")
     ap.add_argument("--log", default=None, help="JSON-lines file: finished runs are kept and skipped on restart")
     args = ap.parse_args()
     alphas = [float(a) for a in args.alphas.split(",")]
@@ -70,7 +71,9 @@ def main() -> None:
                         fh.write(json.dumps(done[key]) + "\n")
                 print(json.dumps(done[key]), flush=True)
     print(f"\nTempotron capacity: N = {args.n}, T = {args.duration:g} ms, tau = 15 ms, tau_s = 3.75 ms, "
-          f"dt = {args.dt:g} ms, lr = {args.lr:g}, momentum = {args.momentum:g}, budget {args.epochs} epochs, "
+          f"dt = {args.dt:g} ms, lr = {args.lr:g}"
+          f"{'' if args.lr_decay is None else f' / (1 + epoch/{args.lr_decay:g})'}, momentum = {args.momentum:g}, "
+          f"budget {args.epochs} epochs, "
           f"{args.seeds} seeds")
     print(f"{'alpha':>6} {'P':>6} {'success':>8} {'epochs (mean)':>14} {'errors left (mean)':>19}")
     success = []

@@ -205,13 +205,22 @@ class Tempotron:
         return int(_kernels()[2](p.times, p.units, labels, order, self.w, self.velocity, self.lr, self.momentum,
                                  batch, *self._args()))
 
-    def fit(self, patterns: SpikePatterns, labels: np.ndarray, *, epochs: int = 1000, batch: int = 1) -> list[int]:
+    def fit(self, patterns: SpikePatterns, labels: np.ndarray, *, epochs: int = 1000, batch: int = 1,
+            lr_decay: float | None = None) -> list[int]:
         """Train until an epoch has no error or ``epochs`` passes are done; returns the error
-        count of every pass (the last is 0 on success)."""
+        count of every pass (the last is 0 on success). With ``lr_decay`` the learning rate of
+        epoch :math:`e` is :math:`\lambda / (1 + e / \text{lr\_decay})`."""
         check_int(epochs, "epochs", minimum=1)
-        history = []
-        for _ in range(epochs):
-            history.append(self.train_epoch(patterns, labels, batch=batch))
-            if history[-1] == 0:
-                break
+        if lr_decay is not None:
+            check_positive(lr_decay, "lr_decay")
+        lr0, history = self.lr, []
+        try:
+            for e in range(epochs):
+                if lr_decay is not None:
+                    self.lr = lr0 / (1.0 + e / lr_decay)
+                history.append(self.train_epoch(patterns, labels, batch=batch))
+                if history[-1] == 0:
+                    break
+        finally:
+            self.lr = lr0
         return history

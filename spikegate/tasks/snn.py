@@ -6,12 +6,17 @@ Intrinsic defaults (``../shared/papers/SPEC.md`` §2.5, §2.8), one step = 1 ms:
 * ``lif``: :math:`\beta = 0.9`, :math:`\vartheta = 1`, subtractive reset; learnable:
   :math:`\beta = \sigma(\theta_\beta)` and :math:`\vartheta = \mathrm{softplus}(\theta_\vartheta)` per neuron.
 * ``cuba``: :math:`\alpha = 0.8`, :math:`\beta = 0.9`, :math:`\vartheta = 1`; learnable: all three per neuron.
-* ``meta``: :math:`\tau_m = 10`, :math:`\tau_s = 5`, :math:`\vartheta = 1`, :math:`\kappa = 0.1`,
-  Bernoulli escape-noise spikes; learnable: all four per neuron.
+* ``meta``: :math:`\tau_m = 10`, :math:`\tau_s = 5`, :math:`\vartheta = 1`, :math:`\kappa = 0.3`,
+  Bernoulli escape-noise spikes; learnable: all four per neuron. (With the module's default
+  :math:`\kappa = 0.1` the straight-through gradient :math:`\sigma'/\kappa` vanishes a unit
+  below threshold and a network on sparse spike input never starts to learn.)
 
 Readouts: ``"potential"`` ends in a Linear layer (a non-spiking integrator) and the logits are
-its mean over time; ``"spikes"`` ends in a neuron layer and the logits are the output spike
-counts :math:`\sum_t S_c[t]`. The network maps ``x: [T, B, *features]`` to ``y: [T, B, classes]``.
+its mean over time; ``"spikes"`` ends in a neuron layer and the logits are the output firing
+rates scaled by ``rate_scale`` (3), :math:`3 \cdot \frac1T \sum_t S_c[t]`. Raw counts over
+hundreds of steps make the softmax so sharp that training first silences every output and stalls;
+with stochastic (meta) outputs a large scale also rewards silence, since the cross-entropy is
+convex in the logits and silent outputs have no variance. The network maps ``x: [T, B, *features]`` to ``y: [T, B, classes]``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from spikegate._validate import check_choice, check_int
+from spikegate._validate import check_choice, check_int, check_positive
 from spikegate.neurons import LIF, CubaLIF, MetaNeuron
 from spikegate.neurons.base import NeuronModule
 from spikegate.neurons.meta import INTRINSIC
@@ -34,7 +39,7 @@ READOUTS: tuple[str, ...] = ("potential", "spikes")
 DEFAULTS: dict[str, dict[str, float]] = {
     "lif": {"beta": 0.9, "threshold": 1.0},
     "cuba": {"alpha": 0.8, "beta": 0.9, "threshold": 1.0},
-    "meta": {"tau_mem": 10.0, "tau_syn": 5.0, "threshold": 1.0, "kappa": 0.1},
+    "meta": {"tau_mem": 10.0, "tau_syn": 5.0, "threshold": 1.0, "kappa": 0.3},
 }
 
 
@@ -81,10 +86,12 @@ class SNN(nn.Module):
     ``forward(x: [T, B, *features], state=None, *, generator=None) -> (y [T, B, classes], states)``.
     """
 
-    def __init__(self, layers: Sequence[nn.Module], readout: str = "potential") -> None:
+    def __init__(self, layers: Sequence[nn.Module], readout: str = "potential", rate_scale: float = 3.0) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.readout = check_choice(readout, "readout", READOUTS)
+        check_positive(rate_scale, "rate_scale")
+        self.rate_scale = float(rate_scale)
 
     def forward(self, x: Tensor, state: tuple | None = None, *, generator: torch.Generator | None = None
                 ) -> tuple[Tensor, tuple]:
@@ -110,7 +117,7 @@ class SNN(nn.Module):
 
     def logits(self, y: Tensor) -> Tensor:
         """Class scores ``[B, classes]`` from the output sequence ``y: [T, B, classes]``."""
-        return y.sum(0) if self.readout == "spikes" else y.mean(0)
+        return self.rate_scale * y.mean(0) if self.readout == "spikes" else y.mean(0)
 
     def neurons(self) -> list[NeuronModule]:
         return [m for m in self.layers if isinstance(m, NeuronModule)]

@@ -8,15 +8,21 @@ d}` and inhibits itself (the role of Diehl & Cook's inhibitory population): per 
 
     I_i[t] = g \frac{\sum_j W_{ij} S^{in}_j[t]}{\sum_j W_{ij}} - w_{inh} \sum_{k \ne i} S_k[t-1],
 
-then the neuron's own step function fires with threshold :math:`\vartheta + \theta_i`.
+then the neuron's own step function fires with threshold :math:`\vartheta + \theta_i`. With
+``wta`` (the limit of strong inhibition) at most one neuron per input spikes in a step: of the
+neurons whose membrane crossed threshold, the one furthest above it; the others keep their
+membrane (the step function runs without reset, then :func:`spikegate.neurons.lif.apply_reset`
+resets the spiking neuron) and meet the inhibition of the next step.
 Weights learn by pair STDP (:class:`spikegate.plasticity.PairSTDP`, multiplicative soft
 bounds), and after every input each neuron's weights are rescaled to sum to ``w_sum``
 (Diehl & Cook's normalization; the drive above divides by that sum, so ``gain`` does not depend
 on the input size: a neuron whose weights match the input gets about ``gain`` times the
-mean spike probability of the active inputs per step). With ``adaptive_threshold`` the intrinsic threshold
-:math:`\theta_i` is learned by homeostasis: it grows by :math:`\theta_+` at every spike of
-neuron :math:`i` and decays with :math:`\tau_\theta`, so no neuron wins every input; without it
-:math:`\theta = 0` (the fixed-intrinsic baseline).
+mean spike probability of the active inputs per step). With ``adaptive_threshold`` the intrinsic
+threshold :math:`\theta_i` is learned by homeostasis, as Diehl & Cook's adaptive threshold but
+with a target rate :math:`r^*` (``target_rate``, default half a spike per step for the layer),
+:math:`\theta_i \leftarrow \max(\theta_i + \theta_+ (S_i[t] - r^*), -0.9)`: a neuron that
+wins too often becomes harder to fire and a silent one easier, so every neuron ends up
+learning a feature. Without it :math:`\theta = 0` (the fixed-intrinsic baseline).
 
 Labels enter only after learning: each neuron is assigned the class for which its mean spike
 count on the training set is highest, and an input is classified as the class whose assigned
@@ -30,10 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from spikegate._validate import check_choice, check_int, check_positive
-from spikegate.neurons.lif import LIFParams, LIFState, lif_step
+from spikegate.neurons.lif import LIFParams, LIFState, apply_reset, lif_step
 from spikegate.neurons.meta import MetaParams, MetaState, meta_step
 from spikegate.plasticity import PairSTDP
 from spikegate.surrogate import SurrogateSpec
@@ -51,11 +57,12 @@ class STDPConfig:
     tau_mem: float = 20.0
     gain: float = 0.75
     w_inh: float = 2.0
+    wta: bool = True
     w_sum_per_input: float = 0.1
-    theta_plus: float = 0.002
-    tau_theta: float = 1e5
+    theta_plus: float = 0.05
+    target_rate: float | None = None
     a_plus: float = 0.01
-    a_minus: float = 0.0105
+    a_minus: float = 0.005
     tau_stdp: float = 20.0
     batch: int = 1
 
@@ -64,7 +71,9 @@ class STDPConfig:
         check_choice(self.neuron, "neuron", ("lif", "meta"))
         check_int(self.steps, "steps", minimum=1)
         check_int(self.batch, "batch", minimum=1)
-        for name in ("max_prob", "tau_mem", "gain", "w_sum_per_input", "tau_theta", "tau_stdp"):
+        if self.target_rate is None:
+            self.target_rate = 0.5 / self.n_exc
+        for name in ("max_prob", "tau_mem", "gain", "w_sum_per_input", "tau_stdp", "target_rate"):
             check_positive(getattr(self, name), name)
         for name in ("w_inh", "theta_plus", "a_plus", "a_minus"):
             check_positive(getattr(self, name), name, allow_zero=True)
@@ -118,22 +127,26 @@ class STDPClassifier:
         stdp_state = self.rule.initial_state(b, self.n_inputs, c.n_exc)
         s = zeros
         out = []
-        decay = torch.exp(torch.tensor(-1.0 / c.tau_theta, dtype=torch.float64))
-        drive = c.gain / (c.w_sum_per_input * self.n_inputs)
+        scale = c.gain / (c.w_sum_per_input * self.n_inputs)
         for t in range(s_in.shape[0]):
-            current = drive * (s_in[t] @ self.w.T) - c.w_inh * (s.sum(1, keepdim=True) - s)
+            current = scale * (s_in[t] @ self.w.T) - c.w_inh * (s.sum(1, keepdim=True) - s)
             params = self._params()
+            free = params._replace(reset="none")  # reset below, after the competition
             if c.neuron == "lif":
-                s, state = lif_step(current, state, params)
+                s, state = lif_step(current, state, free)
             else:
                 noise = torch.rand(current.shape, generator=self.generator, dtype=torch.float64)
-                s, state = meta_step((current, noise), state, params)
+                s, state = meta_step((current, noise), state, free)
+            if c.wta:
+                score = torch.where(s > 0, state.v - params.threshold, torch.full_like(s, float("-inf")))
+                s = s * nn.functional.one_hot(score.argmax(1), c.n_exc).to(s.dtype)
+            state = state._replace(v=apply_reset(state.v, s, params.threshold, params.reset))
             out.append(s)
             if learn:
                 dw, stdp_state = self.rule.step(s_in[t], s, self.w, stdp_state)
                 self.w = self.w + dw / b
                 if c.adaptive_threshold:
-                    self.theta = self.theta * decay + c.theta_plus * s.mean(0)
+                    self.theta = (self.theta + c.theta_plus * (s.mean(0) - c.target_rate)).clamp(min=-0.9)
         if learn:
             self.w = self._normalize(self.w)
         return torch.stack(out)

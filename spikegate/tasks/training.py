@@ -167,6 +167,8 @@ def run_epoch(
     model.train(train)
     tot_loss = tot_correct = tot_n = 0.0
     for idx in _batches(len(y), batch or config.batch, order):
+        if train and len(idx) < world:
+            continue  # a last batch smaller than the process count: every rank skips it alike
         mine = idx[rank::world]
         if len(mine) == 0:
             continue
