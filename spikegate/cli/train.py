@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="conv preset: channels per stage (default: 32,64)")
     p.add_argument("--readout", choices=READOUTS, default="potential",
                    help="potential: mean of a non-spiking output; spikes: output spike counts (default: potential)")
+    p.add_argument("--loss", choices=("ce", "rate"), default="ce",
+                   help="ce: cross-entropy; rate: output firing rates to targets 0.3/0.03 (needs --readout spikes)")
     p.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule")
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data, data_root=args.data_root, model=args.model, neuron=args.neuron, learnable=args.learnable,
         encoder=args.encoder, steps=args.steps, surrogate=args.surrogate, hidden=args.hidden, channels=args.channels,
-        readout=args.readout, epochs=args.epochs, lr=args.lr, batch=args.batch, seed=args.seed, augment=args.augment,
+        readout=args.readout, loss=args.loss, epochs=args.epochs, lr=args.lr, batch=args.batch, seed=args.seed,
+        augment=args.augment,
         schedule=args.schedule, backend=args.backend,
     )
     metrics = train(config, args.out, resume=args.resume, progress=not args.quiet)

@@ -127,7 +127,9 @@ def read_nmnist_bin(path: str | os.PathLike) -> np.ndarray:
         raise DatasetFormatError(f"{path}: {e}") from None
 
 
-def load_nmnist(root: str | os.PathLike, split: str = "Train", *, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+def load_nmnist(
+    root: str | os.PathLike, split: str = "Train", *, limit: int | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Events and labels of ``<root>/<split>/<digit>/*.bin`` (split ``"Train"`` or ``"Test"``),
     in sorted file order; ``limit`` keeps the first files of every digit."""
     folder = os.path.join(os.fspath(root), split)

@@ -104,7 +104,8 @@ def lzc_source(
         check_range(burst, "burst", p, 1.0, high_open=True)
         p11 = torch.where(y == 1, torch.tensor(burst, dtype=torch.float64), torch.tensor(p, dtype=torch.float64))
         p01 = p * (1 - p11) / (1 - p)
-        return SpikeSamples(_markov(p01, p11, n, steps, channels, torch.full((n,), p, dtype=torch.float64), generator), y)
+        start = torch.full((n,), p, dtype=torch.float64)
+        return SpikeSamples(_markov(p01, p11, n, steps, channels, start, generator), y)
     check_int(motif_steps, "motif_steps", minimum=1)
     if motif_steps > steps:
         raise ValueError(f"motif_steps ({motif_steps}) must be <= steps ({steps})")

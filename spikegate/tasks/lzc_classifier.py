@@ -45,10 +45,13 @@ class LZCDecision:
             raise ValueError(f"c must be [N, K] and y [N], got {tuple(c.shape)} and {tuple(y.shape)}")
         if self.rule == "extreme":
             if c.shape[1] != n_classes:
-                raise ValueError(f"the 'extreme' rule needs one output neuron per class ({n_classes}), got {c.shape[1]}")
+                raise ValueError(
+                    f"the 'extreme' rule needs one output neuron per class ({n_classes}), got {c.shape[1]}"
+                )
             return self
         if self.rule == "prototype":
-            self.prototypes = torch.stack([c[y == k].mean(0) if bool((y == k).any()) else torch.full_like(c[0], float("inf"))
+            missing = torch.full_like(c[0], float("inf"))
+            self.prototypes = torch.stack([c[y == k].mean(0) if bool((y == k).any()) else missing
                                            for k in range(n_classes)])
             return self
         self.mean, self.std = c.mean(0), c.std(0).clamp(min=1e-6)

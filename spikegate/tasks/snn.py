@@ -16,7 +16,8 @@ its mean over time; ``"spikes"`` ends in a neuron layer and the logits are the o
 rates scaled by ``rate_scale`` (3), :math:`3 \cdot \frac1T \sum_t S_c[t]`. Raw counts over
 hundreds of steps make the softmax so sharp that training first silences every output and stalls;
 with stochastic (meta) outputs a large scale also rewards silence, since the cross-entropy is
-convex in the logits and silent outputs have no variance. The network maps ``x: [T, B, *features]`` to ``y: [T, B, classes]``.
+convex in the logits and silent outputs have no variance. The network maps
+``x: [T, B, *features]`` to ``y: [T, B, classes]``.
 """
 
 from __future__ import annotations
@@ -141,9 +142,10 @@ def build_model(
     * ``"mlp"``: Flatten, then ``Linear -> neuron`` for every width in ``hidden``, then
       ``Linear(hidden[-1], n_classes)``.
     * ``"conv"`` (features ``(C, H, W)``): for every width in ``channels``
-      ``Conv3x3 -> BatchNorm -> MaxPool2 -> neuron`` (pooling the input currents
-      before the neurons keeps the neuron count, and the cost of their time loop, 4x smaller), then Flatten, ``Linear -> neuron`` for
-      ``hidden``, and ``Linear(., n_classes)``. BatchNorm statistics run over time and batch.
+      ``Conv3x3 -> BatchNorm -> MaxPool2 -> neuron`` (pooling the input currents before the
+      neurons keeps the neuron count, and the cost of their time loop, 4x smaller), then
+      Flatten, ``Linear -> neuron`` for ``hidden``, and ``Linear(., n_classes)``. BatchNorm
+      statistics run over time and batch.
 
     ``intrinsic`` overrides initial (or fixed) intrinsic values, see :func:`make_neuron`.
     With ``readout="spikes"`` a final neuron layer of ``n_classes`` units follows. The layer

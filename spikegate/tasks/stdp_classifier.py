@@ -1,34 +1,41 @@
 r"""Unsupervised STDP classifier in the style of Diehl & Cook (Front. Comput. Neurosci. 2015).
 
 One layer of ``n_exc`` excitatory neurons (LIF or meta-neurons, :mod:`spikegate.neurons`)
-receives the input spike trains through plastic weights :math:`W \in [0, w_{max}]^{n \times
-d}` and inhibits itself (the role of Diehl & Cook's inhibitory population): per step
+receives the input spike trains through plastic weights :math:`W \in [0, 1]^{n \times d}`;
+lateral inhibition makes it a winner-take-all layer. Per step
 
 .. math::
 
-    I_i[t] = g \frac{\sum_j W_{ij} S^{in}_j[t]}{\sum_j W_{ij}} - w_{inh} \sum_{k \ne i} S_k[t-1],
+    I_i[t] = g \frac{\sum_j W_{ij} S^{in}_j[t]}{\sum_j W_{ij}}, \qquad
+    \text{then the neuron's own step function with threshold } \vartheta + \theta_i,
 
-then the neuron's own step function fires with threshold :math:`\vartheta + \theta_i`. With
-``wta`` (the limit of strong inhibition) at most one neuron per input spikes in a step: of the
-neurons whose membrane crossed threshold, the one furthest above it; the others keep their
-membrane (the step function runs without reset, then :func:`spikegate.neurons.lif.apply_reset`
-resets the spiking neuron) and meet the inhibition of the next step.
-Weights learn by pair STDP (:class:`spikegate.plasticity.PairSTDP`, multiplicative soft
-bounds), and after every input each neuron's weights are rescaled to sum to ``w_sum``
-(Diehl & Cook's normalization; the drive above divides by that sum, so ``gain`` does not depend
-on the input size: a neuron whose weights match the input gets about ``gain`` times the
-mean spike probability of the active inputs per step). With ``adaptive_threshold`` the intrinsic
-threshold :math:`\theta_i` is learned by homeostasis, as Diehl & Cook's adaptive threshold but
-with a target rate :math:`r^*` (``target_rate``, default half a spike per step for the layer),
-:math:`\theta_i \leftarrow \max(\theta_i + \theta_+ (S_i[t] - r^*), -0.9)`: a neuron that
-wins too often becomes harder to fire and a silent one easier, so every neuron ends up
-learning a feature. Without it :math:`\theta = 0` (the fixed-intrinsic baseline).
+and of the neurons whose membrane crossed threshold only the one furthest above it spikes (the
+limit of strong inhibition; the step function runs without reset and
+:func:`spikegate.neurons.lif.apply_reset` resets the winner). Dividing by the weight sum makes
+``gain`` independent of the input size: a neuron whose weights match the input receives about
+``gain`` times the mean spike probability of the active inputs per step.
 
-Labels enter only after learning: each neuron is assigned the class for which its mean spike
-count on the training set is highest, and an input is classified as the class whose assigned
-neurons fire most on average. Inputs are rate-coded images (a spike per step with probability
-``max_prob`` times the intensity) or spike rasters ``[N, T, d]`` used as they are. One step is
-``dt`` = 1 ms.
+**Learning.** Every input is presented until the layer's first spike (at most ``steps``
+steps): the winner's weights change by pair STDP (:class:`spikegate.plasticity.PairSTDP`,
+multiplicative soft bounds; pre-synaptic spikes before the post spike potentiate), then each
+neuron's weights are rescaled to sum to ``w_sum_per_input`` times the input size (Diehl & Cook's
+normalization, which takes the role of depression for inputs that were silent). Ending the
+presentation at the winner's spike is what lateral inhibition does in Diehl & Cook's network; it
+keeps the later input spikes of the same image from depressing what was just potentiated.
+With ``adaptive_threshold`` the intrinsic thresholds :math:`\theta_i` are learned by homeostasis
+(Diehl & Cook's adaptive threshold in its equalizing form): after every batch
+:math:`\theta_i \leftarrow \max(\theta_i + \theta_+ (\bar w_i - 1/n), -0.9)`, with
+:math:`\bar w_i` the fraction of the batch's inputs that neuron :math:`i` won, so every neuron
+comes to win its share and learns a feature. Without it :math:`\theta = 0` (the
+fixed-intrinsic baseline).
+
+**Read-out.** After learning, inputs are presented for the full ``steps`` (no plasticity; the
+winner-take-all layer may spike at every step). Each neuron is assigned the class for which its
+mean spike count on the training set is highest, and an input is classified as the class whose
+assigned neurons fire most on average (Diehl & Cook). :meth:`STDPClassifier.spikes` also gives
+the output trains for other decisions (e.g. the SNN-LZC rule). Inputs are rate-coded images (a
+spike per step with probability ``max_prob`` times the intensity) or spike rasters
+``[N, T, d]`` used as they are. One step is ``dt`` = 1 ms.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from spikegate.surrogate import SurrogateSpec
 
 @dataclass
 class STDPConfig:
-    """Network and learning constants (defaults tuned on digits / MNIST-5000)."""
+    """Network and learning constants (defaults chosen on digits)."""
 
     n_exc: int = 100
     neuron: str = "lif"
@@ -56,26 +63,21 @@ class STDPConfig:
     max_prob: float = 0.25
     tau_mem: float = 20.0
     gain: float = 0.75
-    w_inh: float = 2.0
-    wta: bool = True
     w_sum_per_input: float = 0.1
-    theta_plus: float = 0.05
-    target_rate: float | None = None
+    theta_plus: float = 0.5
     a_plus: float = 0.01
-    a_minus: float = 0.005
+    a_minus: float = 0.0005
     tau_stdp: float = 20.0
-    batch: int = 1
+    batch: int = 10
 
     def __post_init__(self) -> None:
-        check_int(self.n_exc, "n_exc", minimum=1)
+        check_int(self.n_exc, "n_exc", minimum=2)
         check_choice(self.neuron, "neuron", ("lif", "meta"))
         check_int(self.steps, "steps", minimum=1)
         check_int(self.batch, "batch", minimum=1)
-        if self.target_rate is None:
-            self.target_rate = 0.5 / self.n_exc
-        for name in ("max_prob", "tau_mem", "gain", "w_sum_per_input", "tau_stdp", "target_rate"):
+        for name in ("max_prob", "tau_mem", "gain", "w_sum_per_input", "tau_stdp"):
             check_positive(getattr(self, name), name)
-        for name in ("w_inh", "theta_plus", "a_plus", "a_minus"):
+        for name in ("theta_plus", "a_plus", "a_minus"):
             check_positive(getattr(self, name), name, allow_zero=True)
 
 
@@ -118,37 +120,43 @@ class STDPClassifier:
         return MetaParams(alpha, self._beta, thr, torch.tensor(0.05, dtype=torch.float64), "zero")
 
     def _run(self, x: Tensor, learn: bool) -> Tensor:
-        """Present one batch; returns the layer's spikes ``[T, B, n_exc]``."""
+        """Present one batch; returns the layer's spikes ``[T, B, n_exc]`` (when learning, each
+        input stops at its first output spike)."""
         c = self.config
         s_in = self._spikes(x)
         b = s_in.shape[1]
         zeros = torch.zeros(b, c.n_exc, dtype=torch.float64)
         state = LIFState(zeros) if c.neuron == "lif" else MetaState(zeros, zeros)
         stdp_state = self.rule.initial_state(b, self.n_inputs, c.n_exc)
-        s = zeros
-        out = []
+        active = torch.ones(b, 1, dtype=torch.float64)
+        wins = torch.zeros_like(zeros)
         scale = c.gain / (c.w_sum_per_input * self.n_inputs)
+        params = self._params()
+        free = params._replace(reset="none")  # reset after the competition
+        out = []
         for t in range(s_in.shape[0]):
-            current = scale * (s_in[t] @ self.w.T) - c.w_inh * (s.sum(1, keepdim=True) - s)
-            params = self._params()
-            free = params._replace(reset="none")  # reset below, after the competition
+            current = scale * (s_in[t] @ self.w.T)
             if c.neuron == "lif":
                 s, state = lif_step(current, state, free)
             else:
                 noise = torch.rand(current.shape, generator=self.generator, dtype=torch.float64)
                 s, state = meta_step((current, noise), state, free)
-            if c.wta:
-                score = torch.where(s > 0, state.v - params.threshold, torch.full_like(s, float("-inf")))
-                s = s * nn.functional.one_hot(score.argmax(1), c.n_exc).to(s.dtype)
+            score = torch.where(s > 0, state.v - params.threshold, torch.full_like(s, float("-inf")))
+            s = s * nn.functional.one_hot(score.argmax(1), c.n_exc).to(s.dtype)
             state = state._replace(v=apply_reset(state.v, s, params.threshold, params.reset))
-            out.append(s)
             if learn:
-                dw, stdp_state = self.rule.step(s_in[t], s, self.w, stdp_state)
-                self.w = self.w + dw / b
-                if c.adaptive_threshold:
-                    self.theta = (self.theta + c.theta_plus * (s.mean(0) - c.target_rate)).clamp(min=-0.9)
+                s = s * active
+                dw, stdp_state = self.rule.step(s_in[t] * active, s, self.w, stdp_state)
+                self.w = self.w + dw
+                wins += s
+                active = active * (s.sum(1, keepdim=True) == 0)
+            out.append(s)
+            if learn and not bool(active.any()):
+                break
         if learn:
             self.w = self._normalize(self.w)
+            if c.adaptive_threshold:
+                self.theta = (self.theta + c.theta_plus * (wins.mean(0) - 1.0 / c.n_exc)).clamp(min=-0.9)
         return torch.stack(out)
 
     def _batches(self, n: int, order: Tensor | None = None, size: int | None = None):
@@ -166,8 +174,8 @@ class STDPClassifier:
         return self.spikes(x).sum(0)
 
     def fit(self, x: Tensor, y: Tensor, *, epochs: int = 1, progress: bool = False) -> "STDPClassifier":
-        """Learn from ``x`` (images ``[N, d]`` or ``[N, C, H, W]`` in [0, 1], or rasters ``[N, T, d]``) for
-        ``epochs`` passes in random order, then assign labels from ``y``."""
+        """Learn from ``x`` (images ``[N, d]`` or ``[N, C, H, W]`` in [0, 1], or rasters
+        ``[N, T, d]``) for ``epochs`` passes in random order, then assign labels from ``y``."""
         from tqdm import tqdm
 
         check_int(epochs, "epochs", minimum=1)

@@ -1,6 +1,7 @@
 r"""Surrogate-gradient (BPTT) training of the classifier presets, on one process or many.
 
-Loss: cross-entropy of :meth:`SNN.logits`; Adam; learning rate on a cosine schedule over the
+Loss: cross-entropy of :meth:`SNN.logits`, or squared error of output firing rates to targets
+(``loss="rate"``, :func:`loss_sum`); Adam; learning rate on a cosine schedule over the
 epochs, :math:`\eta_e = \eta\,(1 + \cos(\pi e / E))/2` (``schedule="cosine"``) or constant.
 
 Reproducibility: everything random in epoch ``e`` (the sample order, rate-coding spikes,
@@ -40,6 +41,23 @@ from spikegate.tasks.data import DATASETS, ENCODERS, TaskData, encode, load_task
 from spikegate.tasks.snn import MODELS, NEURONS, READOUTS, SNN, build_model
 
 CHECKPOINT = "checkpoint.pt"
+LOSSES: tuple[str, ...] = ("ce", "rate")
+RATE_ON, RATE_OFF = 0.3, 0.03
+
+
+def loss_sum(snn: SNN, out: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    r"""Summed loss over the batch and the logits. ``"ce"``: cross-entropy of
+    :meth:`SNN.logits`. ``"rate"``: squared error between every output neuron's firing rate
+    :math:`\bar S_c = \frac1T \sum_t S_c[t]` and its target, 0.3 for the true class and 0.03 for
+    the others, summed over classes. The rate targets keep the output trains sparse and irregular,
+    the regime where their Lempel-Ziv complexity grows with the rate (it falls again towards
+    regular or saturated firing), which the SNN-LZC decision needs."""
+    logits = snn.logits(out)
+    if loss == "ce":
+        return nn.functional.cross_entropy(logits, y, reduction="sum"), logits
+    target = torch.full_like(logits, RATE_OFF)
+    target.scatter_(1, y.unsqueeze(1), RATE_ON)
+    return (out.mean(0) - target).pow(2).sum(), logits
 
 
 @dataclass
@@ -57,6 +75,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (256,)
     channels: tuple[int, ...] = (32, 64)
     readout: str = "potential"
+    loss: str = "ce"
     epochs: int = 10
     lr: float = 1e-3
     batch: int = 64
@@ -74,6 +93,9 @@ class TrainConfig:
         check_choice(self.encoder, "encoder", ENCODERS)
         check_choice(self.surrogate, "surrogate", KINDS)
         check_choice(self.readout, "readout", READOUTS)
+        check_choice(self.loss, "loss", LOSSES)
+        if self.loss == "rate" and self.readout != "spikes":
+            raise ValueError("loss='rate' needs readout='spikes' (it sets targets for output firing rates)")
         check_choice(self.schedule, "schedule", ("cosine", "constant"))
         check_int(self.steps, "steps", minimum=1)
         check_int(self.epochs, "epochs", minimum=1)
@@ -141,7 +163,8 @@ class _Dist:
         """Largest absolute difference between any rank's parameters and rank 0's."""
         if self.dist is None:
             return 0.0
-        flat = torch.cat([p.detach().reshape(-1).double() for p in model.state_dict().values() if p.is_floating_point()])
+        flat = torch.cat([p.detach().reshape(-1).double() for p in model.state_dict().values()
+                          if p.is_floating_point()])
         ref = flat.clone()
         self.dist.broadcast(ref, 0)
         diff = (flat - ref).abs().max().reshape(1)
@@ -179,18 +202,17 @@ def run_epoch(
         yb = y[mine].to(device)
         with torch.set_grad_enabled(train):
             out, _ = model(inp, generator=generator)
-            logits = snn.logits(out)
-            loss_sum = nn.functional.cross_entropy(logits, yb, reduction="sum")
+            loss, logits = loss_sum(snn, out, yb, config.loss)
         if train:
             optimizer.zero_grad(set_to_none=True)
-            (loss_sum * (world / len(idx))).backward()
+            (loss * (world / len(idx))).backward()
             optimizer.step()
         correct = (logits.argmax(1) == yb).sum().item()
-        tot_loss += loss_sum.item()
+        tot_loss += loss.item()
         tot_correct += correct
         tot_n += len(mine)
         if on_batch is not None:
-            on_batch(loss_sum.item() / len(mine), correct / len(mine))
+            on_batch(loss.item() / len(mine), correct / len(mine))
     return tot_loss, tot_correct, int(tot_n)
 
 
@@ -233,7 +255,8 @@ def train(config: TrainConfig, out: str | os.PathLike, *, resume: bool = False, 
         start = int(ckpt["epoch"])
     model: nn.Module = snn
     if dist.dist is not None:
-        model = nn.parallel.DistributedDataParallel(snn, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+        ids = [dist.device.index] if dist.device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(snn, device_ids=ids)
     lead = dist.rank == 0
     shard = {"rank": dist.rank, "world": dist.world, "device": dist.device}
     if lead:
@@ -265,7 +288,8 @@ def train(config: TrainConfig, out: str | os.PathLike, *, resume: bool = False, 
         if lead:
             save_checkpoint(ckpt_path, {"config": config.as_dict(), "model": snn.state_dict(),
                                         "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history})
-            learning_curve({k: v for k, v in history.items() if k != "epoch_s"}, os.path.join(out, "learning_curve.png"),
+            curves = {k: v for k, v in history.items() if k != "epoch_s"}
+            learning_curve(curves, os.path.join(out, "learning_curve.png"),
                            title=f"{config.model} {config.neuron} on {config.data}")
             if progress:
                 print(f"epoch {epoch + 1}/{config.epochs}: train loss {history['train_loss'][-1]:.4f} "
