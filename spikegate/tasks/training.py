@@ -224,7 +224,9 @@ def _lr(config: TrainConfig, epoch: int) -> float:
 
 def _check_resume(stored: dict[str, Any], config: TrainConfig) -> None:
     current = config.as_dict()
-    differ = sorted(k for k in current if k != "epochs" and stored.get(k) != current[k])
+    # keys missing from an older checkpoint had their (unchanged) defaults
+    stored = {**TrainConfig().as_dict(), **stored}
+    differ = sorted(k for k in current if k != "epochs" and stored[k] != current[k])
     if differ:
         detail = ", ".join(f"{k}: checkpoint {stored.get(k)!r}, now {current[k]!r}" for k in differ)
         raise ValueError(f"--resume needs the options of the interrupted run; these differ: {detail}")

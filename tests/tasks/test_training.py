@@ -103,3 +103,13 @@ def test_bad_configuration():
     with pytest.raises(ValueError, match="readout='spikes'"):
         TrainConfig(loss="rate")
     assert main(["train", "--data", "fashion-mnist", "--data-root", "/nonexistent", "--quiet", "--out", "/tmp/x"]) == 1
+
+
+def test_resume_accepts_checkpoints_from_before_a_new_option():
+    from spikegate.tasks.training import _check_resume
+
+    stored = TrainConfig().as_dict()
+    del stored["loss"]  # written before the option existed: it had the default
+    _check_resume(stored, TrainConfig(epochs=20))
+    with pytest.raises(ValueError, match="loss"):
+        _check_resume(stored, TrainConfig(loss="rate", readout="spikes"))
