@@ -21,6 +21,15 @@ from spikegate.neurons.lif import (
     cuba_lif_step,
     lif_step,
 )
+from spikegate.neurons.loihi import (
+    LoihiConv2d,
+    LoihiCubaLIF,
+    LoihiLIF,
+    LoihiLIFParams,
+    LoihiLIFState,
+    LoihiLinear,
+    loihi_lif_step,
+)
 from spikegate.neurons.meta import MetaNeuron, MetaParams, MetaState, meta_step
 
 __all__ = [
@@ -38,6 +47,12 @@ __all__ = [
     "LIFState",
     "LIParams",
     "LIState",
+    "LoihiConv2d",
+    "LoihiCubaLIF",
+    "LoihiLIF",
+    "LoihiLIFParams",
+    "LoihiLIFState",
+    "LoihiLinear",
     "MetaNeuron",
     "MetaParams",
     "MetaState",
@@ -52,5 +67,6 @@ __all__ = [
     "izhikevich_step",
     "li_step",
     "lif_step",
+    "loihi_lif_step",
     "meta_step",
 ]
