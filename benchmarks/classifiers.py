@@ -115,7 +115,7 @@ def main() -> None:
     ap.add_argument("--rules", default=",".join(RULES))
     ap.add_argument("--neurons", default=",".join(NEURONS))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--bptt-epochs", type=int, default=8)
+    ap.add_argument("--bptt-epochs", type=int, default=6)
     ap.add_argument("--tempotron-epochs", type=int, default=10)
     ap.add_argument("--latency", action=argparse.BooleanOptionalAction, default=True,
                     help="measure the SNN-LZC latency (BPTT, LIF, fixed)")
