@@ -23,15 +23,19 @@ def _slice(xs: Inputs, t: int) -> Any:
     return xs[t]
 
 
-def _length(xs: Inputs) -> int:
-    return (xs[0] if isinstance(xs, tuple) else xs).shape[0]
+def _unbind(xs: Inputs) -> list[Any]:
+    """All time slices at once: the backward of one ``unbind`` is one stack, whereas the
+    backward of every ``x[t]`` writes a zero tensor of the whole sequence (O(T^2) work)."""
+    if isinstance(xs, tuple):
+        return list(zip(*(x.unbind(0) for x in xs)))
+    return list(xs.unbind(0))
 
 
 def run(step: StepFn, xs: Inputs, state: NamedTuple, params: NamedTuple) -> tuple[Tensor, NamedTuple]:
     """Loop ``step`` over the leading time axis. Returns ``(y [T, B, ...], final state)``."""
     ys = []
-    for t in range(_length(xs)):
-        y, state = step(_slice(xs, t), state, params)
+    for x_t in _unbind(xs):
+        y, state = step(x_t, state, params)
         ys.append(y)
     return torch.stack(ys), state
 
@@ -41,8 +45,8 @@ def trace(step: StepFn, xs: Inputs, state: NamedTuple, params: NamedTuple) -> tu
     ``[T, B, ...]`` (the state *after* step t). ``None`` fields stay ``None``."""
     ys: list[Tensor] = []
     states: list[NamedTuple] = []
-    for t in range(_length(xs)):
-        y, state = step(_slice(xs, t), state, params)
+    for x_t in _unbind(xs):
+        y, state = step(x_t, state, params)
         ys.append(y)
         states.append(state)
     return torch.stack(ys), stack_states(states)
