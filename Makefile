@@ -16,7 +16,7 @@ $(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e .
+	$(PIP) -e '.[data]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base

@@ -229,7 +229,8 @@ class RecurrentState(NamedTuple):
 class Recurrent(SequenceModule):
     r"""A neuron layer with recurrent synapses: the cell receives
     :math:`x[t] + W s[t-1]` with :math:`W \in \mathbb{R}^{N \times N}` (row = target).
-    The loop runs step by step, since each step needs the previous spikes."""
+    The loop calls the cell's step function once per step (each step needs the previous
+    spikes), through autograd, so it is the reference path for recurrent layers."""
 
     def __init__(self, cell: NeuronModule, n: int, weight: Tensor | None = None, learnable: bool = True) -> None:
         super().__init__()
@@ -245,17 +246,36 @@ class Recurrent(SequenceModule):
             self.register_buffer("weight", w)
         self.n = n
 
-    def forward(self, x: Tensor, state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
-        x = check_sequence(x, "x", (self.n,))
+    def _loop(self, x: Tensor, state: RecurrentState | None, keep: bool, **kwargs: Any):
         if state is None:
-            cell_state, s = None, torch.zeros_like(x[0])
+            xs, cell_state, params = self.cell._prepare(check_sequence(x, "x", (self.n,)), None, **kwargs)
+            s = torch.zeros_like(x[0])
         else:
-            cell_state, s = state
-        out = []
+            xs, cell_state, params = self.cell._prepare(check_sequence(x, "x", (self.n,)), state.cell, **kwargs)
+            s = state.spikes
+        step = type(self.cell).step
+        w_t = self.weight.T.to(x.dtype)
+        out, states = [], []
         for t in range(x.shape[0]):
-            s, cell_state = self.cell.step_once(x[t] + s @ self.weight.T, cell_state)
+            xt = reference._slice(xs, t)
+            rec = s @ w_t
+            xt = (xt[0] + rec, *xt[1:]) if isinstance(xt, tuple) else xt + rec
+            s, cell_state = step(xt, cell_state, params)
             out.append(s)
-        return torch.stack(out), RecurrentState(cell_state, s)
+            if keep:
+                states.append(cell_state)
+        return torch.stack(out), RecurrentState(cell_state, s), states
+
+    def forward(self, x: Tensor, state: RecurrentState | None = None, **kwargs: Any) -> tuple[Tensor, RecurrentState]:
+        """``x: [T, B, N]`` external input -> ``(spikes [T, B, N], RecurrentState)``; extra
+        keywords (e.g. ``generator``) go to the cell."""
+        spikes, state, _ = self._loop(x, state, keep=False, **kwargs)
+        return spikes, state
+
+    def trace(self, x: Tensor, state: RecurrentState | None = None, **kwargs: Any) -> tuple[Tensor, NamedTuple]:
+        """Spikes and the cell state after every step (fields ``[T, B, N]``)."""
+        spikes, _, states = self._loop(x, state, keep=True, **kwargs)
+        return spikes, reference.stack_states(states)
 
 
 class Stateful(nn.Module):

@@ -1,0 +1,1 @@
+"""Importable task definitions: data, model factory and metric, no argparse."""
