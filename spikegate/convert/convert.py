@@ -149,6 +149,8 @@ def to_snn(
             see :mod:`spikegate.convert.operators`.
         method, percentile: threshold calibration (``mode="calibrate"``).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_int(T, "T", minimum=1)
     check_choice(mode, "mode", MODES)
     check_choice(timing, "timing", TIMINGS)

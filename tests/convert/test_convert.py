@@ -191,6 +191,10 @@ def test_mode_mismatches_are_refused():
         to_snn(mlp, x, 4, mode="exact")
     with pytest.raises(ValueError, match="calibration_data"):
         to_snn(mlp, [], 4)
+    with pytest.raises(TypeError, match="model"):
+        to_snn(lambda x: x, x, 4)
+    with pytest.raises(ValueError, match="T"):
+        to_snn(mlp, x, 0)
 
 
 def test_the_ann_is_left_unchanged():
@@ -243,3 +247,18 @@ def test_count_ops_snn_saves_energy_on_a_sparse_cnn():
     assert a.ac == 0 and a.neuron == 0 and s.ac > 0 and s.neuron > 0
     assert s.mac < a.mac  # only the first layer (graded input, paid once) multiplies
     assert math.isfinite(energy(s) / energy(a))
+
+
+def test_spiking_network_inputs():
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    snn = to_snn(mlp, torch.randn(20, 3), 5)
+    x = torch.randn(6, 3)
+    (train,) = snn.encode(x)
+    assert train.shape == (5, 6, 3) and torch.equal(train[3], x)
+    y, states = snn(train)
+    assert y.shape == (5, 6, 2) and len(states) == 3 and states[1].v.shape == (6, 4)
+    with pytest.raises(ValueError, match="one input"):
+        snn(train, train)
+    with pytest.raises(ValueError, match="inputs"):
+        snn(torch.randn(3))

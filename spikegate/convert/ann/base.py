@@ -4,17 +4,18 @@ conversion run the same code.
 A :class:`Convertible` implements ``compute(ops, *inputs, state=None) -> (y, state)``. Every
 operation that is not linear in a signal goes through ``ops``:
 
-==================  ==============================================  ===========================================
-call                ANN (:class:`AnnOps`)                            spiking (``spikegate.convert.SpikeOps``)
-==================  ==============================================  ===========================================
-``site(q, x)``      ``q(x)``: ReLU / identity / QCFS                 the IF encoder that replaced ``q``
-``unit(f, *xs)``    ``f(*xs)``                                        accumulate-then-compute unit
-``mul(a, b)``       ``a * b``                                         cumulative product rule
-``matmul(a, b)``    ``a @ b``                                         cumulative product rule
-``linear(x, w)``    ``x @ w.T``                                       the same, per step (counted)
-``route(z, k)``     top-k of ``z``, softmax of the k kept logits      top-k of the window sum of ``z``, latched
-``const(x, like)``  ``x``                                             ``x`` held for every step of ``like``
-==================  ==============================================  ===========================================
+=====================  ============================================  =========================================
+call                   ANN (:class:`AnnOps`)                         spiking (``spikegate.convert.SpikeOps``)
+=====================  ============================================  =========================================
+``site(q, x)``         ``q(x)``: ReLU / identity / QCFS              the IF encoder that replaced ``q``
+``unit(f, *xs)``       ``f(*xs)``                                    accumulate-then-compute unit
+``mul(a, b)``          ``a * b``                                     cumulative product rule
+``matmul(a, b)``       ``a @ b``                                     cumulative product rule
+``linear(x, w)``       ``x @ w.T``                                   the same, per step (counted)
+``route(z, k)``        top-k of ``z``, softmax of the k kept logits  top-k of the window sum of ``z``, latched
+``const(x, like)``     ``x``                                         ``x`` held for every step of ``like``
+``aux(name, f, *xs)``  records ``f(*xs)`` in :func:`aux_losses`      nothing
+=====================  ============================================  =========================================
 
 Linear layers (``nn.Linear``), reshapes and additions act on the last dimensions and are called
 directly. ``ops.lead`` is the number of leading time-step dimensions (0 in the ANN, 1 in the
