@@ -24,7 +24,7 @@ $(VENV)/.test: $(VENV)/.base
 	# Benchmark peers: their declared torchvision/torchaudio would drag in a CUDA torch, and
 	# their neurons do not need them.
 	$(PIP) --no-deps norse==1.1.0 spikingjelly==2.0.0
-	$(PIP) loguru nirtorch
+	$(PIP) loguru nirtorch requests
 	touch $@
 
 $(LAVA)/.env:
