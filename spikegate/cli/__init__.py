@@ -10,7 +10,7 @@ import sys
 from typing import Sequence
 
 #: subcommand modules, in the order ``spikegate --help`` lists them
-COMMANDS: tuple[str, ...] = ("demo", "simulate")
+COMMANDS: tuple[str, ...] = ("demo", "simulate", "diffuse")
 
 DESCRIPTION = """\
 spikegate: spiking neural networks for training, biological simulation and deployment.

@@ -13,7 +13,7 @@ from spikegate.diffusion.metric import (
 )
 from spikegate.diffusion.samplers import ddim_sample, ddpm_sample
 from spikegate.diffusion.schedule import NoiseSchedule
-from spikegate.diffusion.training import EMA, TrainResult, diffusion_loss, train
+from spikegate.diffusion.training import EMA, Trainer, diffusion_loss
 from spikegate.diffusion.tsm import TSM, add_tsm, tsm_gains
 from spikegate.diffusion.unet import SpikingUNet
 
@@ -28,7 +28,7 @@ __all__ = [
     "SampleQuality",
     "SpikingUNet",
     "TSM",
-    "TrainResult",
+    "Trainer",
     "add_tsm",
     "count_energy",
     "ddim_sample",
@@ -37,7 +37,6 @@ __all__ = [
     "frechet_distance",
     "sample_quality",
     "threshold_guidance",
-    "train",
     "train_classifier",
     "tsm_gains",
 ]

@@ -11,7 +11,7 @@ neurons' surrogate gradients (STBP).
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -51,63 +51,90 @@ class EMA:
                 avg.copy_(live[name])
 
 
-class TrainResult(NamedTuple):
-    """losses: loss of every step ``[steps]``; ema: the averaged model (``None`` without EMA)."""
+class Trainer:
+    """Trains ``model`` in place: AdamW, gradient-norm clipping, a linear learning-rate warm-up
+    over ``warmup`` steps and, with ``ema_decay``, an :class:`EMA` (started from ``ema_init``,
+    an averaged model of the same architecture, when given; else from ``model``).
 
-    losses: Tensor
-    ema: nn.Module | None
-
-
-def train(
-    model: nn.Module,
-    data: Tensor,
-    schedule: NoiseSchedule,
-    *,
-    steps: int,
-    batch_size: int = 64,
-    lr: float = 2e-4,
-    weight_decay: float = 0.0,
-    grad_clip: float = 1.0,
-    warmup: int = 0,
-    ema_decay: float | None = None,
-    ema: nn.Module | None = None,
-    generator: torch.Generator | None = None,
-    callback: Callable[[int, float], None] | None = None,
-) -> TrainResult:
-    """Train ``model`` in place on images ``data: [N, C, H, W]`` in [-1, 1] for ``steps`` steps.
-
-    The learning rate rises linearly over ``warmup`` steps. With ``ema_decay`` an :class:`EMA`
-    is kept (started from ``ema``, a previous average with the same architecture, if given).
-    ``callback(step, loss)`` runs after every step (progress bars, checkpoints).
+    The trainer owns its optimizer, average, random generator and step count, so training
+    can run in chunks (``run`` several times) and resume from :meth:`state_dict` exactly.
     """
-    check_tensor(data, "data", ndim=4)
-    check_int(steps, "steps", minimum=1)
-    check_int(batch_size, "batch_size", minimum=1)
-    check_int(warmup, "warmup")
-    check_positive(lr, "lr")
-    check_positive(grad_clip, "grad_clip")
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    averaged = None
-    if ema_decay is not None:
-        averaged = EMA(model, ema_decay)
-        if ema is not None:
-            averaged.model.load_state_dict(ema.state_dict())
-    model.train()
-    losses = torch.empty(steps)
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
-        idx = torch.randint(len(data), (batch_size,), generator=generator)
-        loss = diffusion_loss(model, data[idx], schedule, generator=generator)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
-        if averaged is not None:
-            averaged.update(model)
-        losses[step] = loss.detach()
-        if callback is not None:
-            callback(step, float(losses[step]))
-    model.eval()
-    return TrainResult(losses, None if averaged is None else averaged.model)
+
+    def __init__(
+        self,
+        model: nn.Module,
+        schedule: NoiseSchedule,
+        *,
+        lr: float = 2e-4,
+        weight_decay: float = 0.0,
+        grad_clip: float = 1.0,
+        warmup: int = 0,
+        ema_decay: float | None = None,
+        ema_init: nn.Module | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        check_positive(lr, "lr")
+        check_positive(grad_clip, "grad_clip")
+        check_int(warmup, "warmup")
+        self.model, self.schedule = model, schedule
+        self.lr, self.grad_clip, self.warmup = float(lr), float(grad_clip), warmup
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
+        self.ema = None if ema_decay is None else EMA(ema_init if ema_init is not None else model, ema_decay)
+        self.generator = generator if generator is not None else torch.Generator()
+        self.step = 0
+
+    @property
+    def sampling_model(self) -> nn.Module:
+        """The model to sample from: the average when there is one."""
+        return self.model if self.ema is None else self.ema.model
+
+    def run(
+        self, data: Tensor, steps: int, *, batch_size: int = 64, callback: Callable[[int, float], None] | None = None
+    ) -> Tensor:
+        """``steps`` optimisation steps on images ``data: [N, C, H, W]`` in [-1, 1], batches
+        drawn with replacement; returns their losses ``[steps]``. ``callback(step, loss)``
+        runs after every step (``step`` counts from the trainer's start)."""
+        check_tensor(data, "data", ndim=4)
+        check_int(steps, "steps", minimum=1)
+        check_int(batch_size, "batch_size", minimum=1)
+        self.model.train()
+        losses = torch.empty(steps)
+        for i in range(steps):
+            scale = min(1.0, (self.step + 1) / self.warmup) if self.warmup else 1.0
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr * scale
+            idx = torch.randint(len(data), (batch_size,), generator=self.generator)
+            loss = diffusion_loss(self.model, data[idx], self.schedule, generator=self.generator)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
+            losses[i] = loss.detach()
+            self.step += 1
+            if callback is not None:
+                callback(self.step, float(losses[i]))
+        self.model.eval()
+        return losses
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to resume: model, optimizer, average, generator state and step."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": None if self.ema is None else self.ema.model.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (state.get("ema") is None) != (self.ema is None):
+            raise ValueError("the state and this trainer disagree on keeping an EMA")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            self.ema.model.load_state_dict(state["ema"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
