@@ -1,6 +1,14 @@
 """What a neuron is: parameters, a NamedTuple state, one pure step function, a thin module."""
 
-from spikegate.neurons.base import Bounded, Recurrent, RecurrentState, Sequential, Stateful, detach
+from spikegate.neurons.base import (
+    Bounded,
+    Recurrent,
+    RecurrentState,
+    Sequential,
+    SequenceModule,
+    Stateful,
+    detach,
+)
 from spikegate.neurons.izhikevich import (
     PRESETS,
     Izhikevich,
@@ -40,6 +48,7 @@ __all__ = [
     "PRESETS",
     "Recurrent",
     "RecurrentState",
+    "SequenceModule",
     "Sequential",
     "Stateful",
     "cuba_lif_step",

@@ -107,7 +107,13 @@ def _cast_params(params: NamedTuple, like: Tensor) -> NamedTuple:
 # Neuron module base
 
 
-class NeuronModule(nn.Module):
+class SequenceModule(nn.Module):
+    """A layer that takes a whole time-major sequence ``[T, B, ...]`` and returns
+    ``(y, state)``. :class:`Sequential` hands such layers the sequence; any other module is
+    applied to every time step at once by folding time into the batch."""
+
+
+class NeuronModule(SequenceModule):
     """Base of every multi-step neuron layer.
 
     Subclasses set ``op`` (the kernel registry name) and ``step`` (the model's one pure step
@@ -187,9 +193,9 @@ class NeuronModule(nn.Module):
 # Wrappers
 
 
-class Sequential(nn.Module):
-    """Chain of layers over a time-major sequence. Neuron layers carry state; any other module
-    (Linear, Conv2d, Flatten, pooling, ...) is applied to every time step at once by folding
+class Sequential(SequenceModule):
+    """Chain of layers over a time-major sequence. Neuron layers (any :class:`SequenceModule`)
+    carry state; any other module (Linear, Conv2d, Flatten, pooling, ...) is applied to every time step at once by folding
     time into the batch. ``forward(x, state=None) -> (y, states)`` with one entry per layer
     (``None`` for stateless ones)."""
 
@@ -204,7 +210,7 @@ class Sequential(nn.Module):
             raise ValueError(f"state must have one entry per layer ({len(self.layers)}), got {len(state)}")
         new_states = []
         for layer, s in zip(self.layers, state):
-            if isinstance(layer, (NeuronModule, Sequential, Recurrent)):
+            if isinstance(layer, SequenceModule):
                 x, s = layer(x, s)
             else:
                 t, b = x.shape[:2]
@@ -220,7 +226,7 @@ class RecurrentState(NamedTuple):
     spikes: Tensor
 
 
-class Recurrent(nn.Module):
+class Recurrent(SequenceModule):
     r"""A neuron layer with recurrent synapses: the cell receives
     :math:`x[t] + W s[t-1]` with :math:`W \in \mathbb{R}^{N \times N}` (row = target).
     The loop calls the cell's step function once per step (each step needs the previous
