@@ -2,7 +2,7 @@
 spiking U-Net with the temporal-wise spiking mechanism (TSM), threshold guidance, an offline
 sample-quality metric and the SOP-based energy estimate."""
 
-from spikegate.diffusion.energy import E_AC, E_MAC, EnergyReport, LayerOps, count_energy
+from spikegate.diffusion.energy import EnergyEstimate, unet_energy
 from spikegate.diffusion.guidance import threshold_guidance
 from spikegate.diffusion.metric import (
     FeatureClassifier,
@@ -19,18 +19,14 @@ from spikegate.diffusion.unet import SpikingUNet
 
 __all__ = [
     "EMA",
-    "E_AC",
-    "E_MAC",
-    "EnergyReport",
+    "EnergyEstimate",
     "FeatureClassifier",
-    "LayerOps",
     "NoiseSchedule",
     "SampleQuality",
     "SpikingUNet",
     "TSM",
     "Trainer",
     "add_tsm",
-    "count_energy",
     "ddim_sample",
     "ddpm_sample",
     "diffusion_loss",
@@ -38,5 +34,6 @@ __all__ = [
     "sample_quality",
     "threshold_guidance",
     "train_classifier",
+    "unet_energy",
     "tsm_gains",
 ]

@@ -23,12 +23,13 @@ The pytorch-ddpm U-Net without attention, every activation replaced by a spiking
   ``decode="rate"`` averages the body's output over the steps and runs the output layers once
   on that mean: the read-out of a rate-coded network converted from an ANN (SPEC §4.7).
 
-With ``activation`` (a factory of time-wise modules, e.g. ``nn.ReLU``) and ``steps=1`` the same
-class is the ANN U-Net.
+With ``activation="relu"`` and ``steps=1`` the same class is the ANN U-Net (the starting point
+of the ANN-to-SNN path in :mod:`spikegate.diffusion.conversion`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -40,6 +41,7 @@ from spikegate.diffusion.tsm import TSM, add_tsm
 from spikegate.neurons import LIF, Sequential
 
 DECODES: tuple[str, ...] = ("membrane", "rate")
+ACTIVATIONS: tuple[str, ...] = ("spike", "relu")
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -79,7 +81,7 @@ class TimeEmbedding(nn.Module):
         self.mlp = nn.Sequential(_linear(ch, dim), nn.SiLU(), _linear(dim, dim))
 
     def forward(self, t: Tensor) -> Tensor:
-        return self.mlp(sinusoidal_embedding(t, self.ch))
+        return self.mlp(sinusoidal_embedding(t, self.ch).to(self.mlp[0].weight.dtype))
 
 
 class ResBlock(nn.Module):
@@ -130,7 +132,7 @@ class SpikingUNet(nn.Module):
         decode: ``"membrane"`` (SDM) or ``"rate"`` (converted networks).
         tsm: wrap the convolutions in :class:`~spikegate.diffusion.tsm.TSM` layers, as SDM's
             ``TSMConv2d`` does (all but the per-step output refinement conv).
-        activation: factory of the activation modules instead of LIF neurons (ANN U-Net).
+        activation: ``"spike"`` (the neurons above) or ``"relu"`` (ANN U-Net).
 
     ``forward(x: [B, C, H, W], t: [B] int64) -> eps [B, C, H, W]``; neuron states start from
     rest on every call (each call is one denoising step).
@@ -152,7 +154,7 @@ class SpikingUNet(nn.Module):
         readout_decay: float = 0.8,
         decode: str = "membrane",
         tsm: bool = False,
-        activation: Callable[[], nn.Module] | None = None,
+        activation: str = "spike",
     ) -> None:
         super().__init__()
         for name, v in (("in_channels", in_channels), ("ch", ch), ("steps", steps), ("diffusion_steps", diffusion_steps)):
@@ -165,41 +167,41 @@ class SpikingUNet(nn.Module):
             raise ValueError(f"ch_mult must be a non-empty sequence of positive ints, got {ch_mult}")
         check_range(readout_decay, "readout_decay", 0.0, 1.0, low_open=True)
         self.decode = check_choice(decode, "decode", DECODES)
+        check_choice(activation, "activation", ACTIVATIONS)
         self._config: dict[str, Any] = dict(
             in_channels=in_channels, ch=ch, ch_mult=list(ch_mult), num_res_blocks=num_res_blocks, steps=steps,
             diffusion_steps=diffusion_steps, beta=beta, threshold=threshold, reset=reset, surrogate=surrogate,
-            readout_decay=readout_decay, decode=decode, tsm=tsm,
+            readout_decay=readout_decay, decode=decode, tsm=tsm, activation=activation,
         )
-        if activation is None:
-            LIF(beta, threshold, reset, surrogate=surrogate)  # validates the neuron arguments once
-
-            def activation() -> nn.Module:
-                return LIF(beta, threshold, reset, surrogate=surrogate)
+        act: Callable[[], nn.Module] = nn.ReLU
+        if activation == "spike":
+            act = functools.partial(LIF, beta, threshold, reset, surrogate=surrogate)
+            act()  # validates the neuron arguments once
 
         self.steps = steps
         self.levels = len(ch_mult)
         self.readout_decay = float(readout_decay)
         tdim = 4 * ch
         self.time_embedding = TimeEmbedding(ch, tdim)
-        self.head = Sequential(_conv(in_channels, ch), nn.BatchNorm2d(ch), activation(), _conv(ch, ch), nn.BatchNorm2d(ch))
+        self.head = Sequential(_conv(in_channels, ch), nn.BatchNorm2d(ch), act(), _conv(ch, ch), nn.BatchNorm2d(ch))
         self.down = nn.ModuleList()
         chans, now = [ch], ch
         for i, mult in enumerate(ch_mult):
             for _ in range(num_res_blocks):
-                self.down.append(ResBlock(now, ch * mult, tdim, activation))
+                self.down.append(ResBlock(now, ch * mult, tdim, act))
                 now = ch * mult
                 chans.append(now)
             if i != len(ch_mult) - 1:
-                self.down.append(Resample(now, up=False, act=activation))
+                self.down.append(Resample(now, up=False, act=act))
                 chans.append(now)
-        self.middle = nn.ModuleList([ResBlock(now, now, tdim, activation), ResBlock(now, now, tdim, activation)])
+        self.middle = nn.ModuleList([ResBlock(now, now, tdim, act), ResBlock(now, now, tdim, act)])
         self.up = nn.ModuleList()
         for i, mult in reversed(list(enumerate(ch_mult))):
             for _ in range(num_res_blocks + 1):
-                self.up.append(ResBlock(chans.pop() + now, ch * mult, tdim, activation))
+                self.up.append(ResBlock(chans.pop() + now, ch * mult, tdim, act))
                 now = ch * mult
             if i != 0:
-                self.up.append(Resample(now, up=True, act=activation))
+                self.up.append(Resample(now, up=True, act=act))
         self.tail = nn.Sequential(nn.BatchNorm2d(now), nn.SiLU(), _conv(now, in_channels))
         self.refine = nn.Sequential(_conv(in_channels, in_channels), nn.BatchNorm2d(in_channels), nn.SiLU())
         if tsm:

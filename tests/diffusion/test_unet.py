@@ -127,8 +127,8 @@ def test_every_spiking_layer_emits_only_binary_spikes(train):
 def test_membrane_readout_is_decayed_sum_of_output_steps():
     model = small().eval()
     grabbed = {}
-    model.tail.register_forward_hook(lambda m, i, o: grabbed.setdefault("tail", o))
-    model.refine.register_forward_hook(lambda m, i, o: grabbed.setdefault("refine", o))
+    model.tail.register_forward_hook(lambda m, i, o: grabbed.update(tail=o))
+    model.refine.register_forward_hook(lambda m, i, o: grabbed.update(refine=o))
     x, t = batch()
     eps = model(x, t)
     h = (grabbed["tail"] + grabbed["refine"]).unflatten(0, (4, len(x)))
@@ -138,10 +138,10 @@ def test_membrane_readout_is_decayed_sum_of_output_steps():
 
 def test_rate_decode_and_ann_mode():
     x, t = batch()
-    ann = small(steps=1, activation=nn.ReLU).eval()
+    ann = small(steps=1, activation="relu").eval()
     assert not _neurons(ann)
     membrane = ann(x, t)
-    rate = SpikingUNet(**{**ann.config(), "decode": "rate"}, activation=nn.ReLU).eval()
+    rate = SpikingUNet(**{**ann.config(), "decode": "rate"}).eval()
     rate.load_state_dict(ann.state_dict())
     torch.testing.assert_close(rate(x, t), membrane)  # T = 1: both read-outs are the identity
 
@@ -174,6 +174,7 @@ def test_config_rebuilds_the_same_architecture():
         ({"threshold": -1.0}, "threshold"),
         ({"reset": "hard"}, "reset"),
         ({"readout_decay": 1.5}, "readout_decay"),
+        ({"activation": "gelu"}, "activation"),
     ],
 )
 def test_bad_constructor_arguments_raise(kwargs, match):
