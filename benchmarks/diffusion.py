@@ -48,7 +48,7 @@ from spikegate.diffusion.data import load, to_unit
 from spikegate.diffusion.metric import FeatureClassifier, features
 from spikegate.io import load_checkpoint, save_checkpoint
 
-SCALES = (0.95, 0.98, 0.99, 0.997, 1.0, 1.003, 1.01, 1.02, 1.05)
+SCALES = (0.98, 0.99, 0.997, 1.0, 1.003, 1.01, 1.02)
 NOISE_SEED = 1234
 
 
@@ -57,8 +57,11 @@ NOISE_SEED = 1234
 
 
 def runs(a: argparse.Namespace) -> dict[str, dict]:
-    """Every trained model: its parent (None = from scratch), how it is derived, its steps."""
+    """Every trained model: its parent (None = from scratch), how it is derived, its steps
+    (and the hyper-parameters, so a cached model is reused only for the same experiment)."""
     r: dict[str, dict] = {}
+    hp = dict(size=a.size, ch=a.ch, ch_mult=list(a.ch_mult), batch=a.batch, lr=a.lr, warmup=a.warmup, ema=a.ema,
+              ft_ema=a.ft_ema, bits=a.bits)
     for t in sorted(a.spike_steps, key=lambda t: (t != 4, -t)):  # the base first, then the longest
         r[f"snn_T{t}"] = dict(parent=None, kind="snn", T=t, steps=a.steps, seed=0)
     r["ann"] = dict(parent=None, kind="ann", T=1, steps=a.steps, seed=0)
@@ -67,6 +70,8 @@ def runs(a: argparse.Namespace) -> dict[str, dict]:
             r[f"ft_{arm}_s{s}"] = dict(parent="snn_T4", kind=arm, T=4, steps=a.tsm_steps, seed=100 + s)
     r["qat"] = dict(parent="ann", kind="qat", T=2**a.bits - 1, steps=a.tsm_steps, seed=200)
     r["convft"] = dict(parent="qat", kind="convft", T=2**a.bits - 1, steps=a.tsm_steps, seed=300)
+    for spec in r.values():
+        spec["hp"] = hp
     return r
 
 
@@ -183,7 +188,8 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
     """Draw the samples of (run, model variant, threshold scale); cached as a tensor."""
     torch.set_num_threads(1)
     name, variant, scale = job
-    path = os.path.join(a.out, "samples", f"{name}_{variant}_{scale:g}.pt")
+    all_steps = runs(a)[name]["steps"]
+    path = os.path.join(a.out, "samples", f"{name}_{all_steps}_{variant}_{scale:g}_n{a.n}_k{a.sample_steps}.pt")
     if os.path.exists(path):
         return path
     all_runs = runs(a)
@@ -244,14 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tsm-steps", type=int, default=300, help="fine-tuning steps (TSM arms, QAT, converted SNN)")
     p.add_argument("--seeds", type=int, default=3, help="seeds of the TSM comparison")
     p.add_argument("--bits", type=int, default=2)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay when training from scratch")
     p.add_argument("--ft-ema", type=float, default=0.99, help="EMA decay of the fine-tuning runs (short)")
     p.add_argument("--checkpoint-every", type=int, default=250)
-    p.add_argument("--n", type=int, default=500, help="samples per score")
-    p.add_argument("--sample-steps", type=int, default=25, help="DDIM steps")
+    p.add_argument("--n", type=int, default=400, help="samples per score")
+    p.add_argument("--sample-steps", type=int, default=20, help="DDIM steps")
     p.add_argument("--sample-batch", type=int, default=100)
     p.add_argument("--jobs", type=int, default=3, help="worker processes (one thread each)")
     p.add_argument("--quick", action="store_true", help="smoke run with tiny settings")

@@ -30,6 +30,20 @@ def _ints(text: str) -> list[int]:
     return values
 
 
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice; 1 is fastest on a busy machine)")
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diffuse", help="train / sample a spiking diffusion model (SDM)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default: 250)")
     t.add_argument("--grid", type=int, default=64, help="samples drawn for samples.png at the end, 0 = none")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    _add_threads(t)
     add_seed(t)
     add_out(t, "runs/diffuse")
     t.set_defaults(func=run_train)
@@ -63,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--threshold-scale", type=positive_float, default=1.0,
                    help="threshold guidance: every threshold times this factor (default: 1 = off)")
     s.add_argument("--score", action="store_true", help="score the samples (trains the feature classifier)")
+    _add_threads(s)
     add_seed(s)
     add_out(s, "runs/diffuse/samples")
     s.set_defaults(func=run_sample)
@@ -106,6 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
     from spikegate.diffusion.data import load, to_unit
     from spikegate.io import load_checkpoint, save_checkpoint
 
+    _set_threads(args)
     for name in ("ch", "res_blocks", "spike_steps", "train_steps", "batch", "checkpoint_every"):
         if getattr(args, name) < (0 if name == "res_blocks" else 1):
             raise ValueError(f"--{name.replace('_', '-')} must be >= {0 if name == 'res_blocks' else 1}")
@@ -175,6 +192,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from spikegate.diffusion import sample_quality, threshold_guidance, train_classifier
     from spikegate.diffusion.data import load, to_unit
 
+    _set_threads(args)
     if args.n < 1 or args.sample_steps < 1:
         raise ValueError("--n and --sample-steps must be >= 1")
     model, ck = load_sampling_model(args.checkpoint)

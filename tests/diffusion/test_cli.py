@@ -8,7 +8,7 @@ from spikegate.cli import main
 from spikegate.io import load_checkpoint
 
 TINY = ["--data", "mnist5k", "--ch", "8", "--ch-mult", "1,2", "--spike-steps", "2", "--batch", "4",
-        "--warmup", "0", "--checkpoint-every", "2", "--grid", "4"]
+        "--warmup", "0", "--checkpoint-every", "2", "--grid", "4", "--threads", "1"]
 
 
 def test_train_resume_and_sample(tmp_path, capsys):
@@ -24,7 +24,7 @@ def test_train_resume_and_sample(tmp_path, capsys):
     assert torch.equal(ck2["losses"][:4], ck["losses"]) and len(ck2["losses"]) == 5
     samples = str(tmp_path / "samples")
     assert main(["diffuse", "sample", "--checkpoint", os.path.join(out, "checkpoint.pt"), "--n", "6",
-                 "--sample-steps", "3", "--threshold-scale", "0.99", "--out", samples]) == 0
+                 "--sample-steps", "3", "--threshold-scale", "0.99", "--threads", "1", "--out", samples]) == 0
     x = torch.load(os.path.join(samples, "samples.pt"), weights_only=True)
     assert x.shape == (6, 1, 16, 16) and bool(torch.isfinite(x).all())
     assert os.path.getsize(os.path.join(samples, "samples.png")) > 0
