@@ -1,5 +1,5 @@
 """Plots as PNG files: raster, membrane traces, population rate, ISI histogram, learning curves,
-image sample grids.
+a metric against the number of time steps (conversion), image sample grids.
 
 Every function draws on a fresh ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot,
 no global state, no display needed), saves it to ``path`` when given, and returns the figure.
@@ -200,6 +200,36 @@ def learning_curve(
             ax.plot(np.arange(1, len(v) + 1), v, marker="o", ms=3, label=k)
         ax.set(xlabel=xlabel, title=title if i == 0 else "")
         ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def versus_steps(
+    series: Mapping[str, Mapping[int, float]],
+    path: str | os.PathLike | None = None,
+    *,
+    ylabel: str = "accuracy (%)",
+    reference: Mapping[str, float] | None = None,
+    logy: bool = False,
+    title: str = "ANN -> SNN conversion",
+) -> Figure:
+    """A metric (accuracy, output error) against the number of time steps T, one line per
+    series ``{name: {T: value}}`` on a log2 T axis; ``reference`` draws horizontal lines
+    (e.g. the ANN's accuracy)."""
+    if not series:
+        raise ValueError("series is empty")
+    fig = _new((5.0, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, points in series.items():
+        steps = sorted(points)
+        ax.plot(steps, [points[t] for t in steps], marker="o", ms=4, label=name)
+    for name, value in (reference or {}).items():
+        ax.axhline(value, ls="--", lw=1, color="0.4")
+        ax.annotate(name, (ax.get_xlim()[0], value), fontsize=8, va="bottom")
+    ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="time steps T", ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
     return _finish(fig, path)
 
 

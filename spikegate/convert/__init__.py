@@ -1,8 +1,10 @@
 """ANN -> SNN conversion: gated / expert / attention components (:mod:`.ann`), calibration and
 QCFS preparation (:mod:`.calibrate`), spiking operators (:mod:`.operators`), :func:`to_snn`
-(:mod:`.convert`), operation counts and energy (:mod:`.counting`), plots (:mod:`.plot`)."""
+(:mod:`.convert`), operation counts and energy (:mod:`.counting`), error budgets of the
+gate / router / GLA designs (:mod:`.budget`). Plots of a metric against T:
+:func:`spikegate.plot.versus_steps`."""
 
-from spikegate.convert import ann
+from spikegate.convert import ann, budget
 from spikegate.convert.calibrate import prepare_qat, thresholds
 from spikegate.convert.convert import ConversionError, SpikingNetwork, supported, to_snn
 from spikegate.convert.counting import EnergyCosts, OpCounts, count_ops, energy
@@ -26,6 +28,7 @@ __all__ = [
     "SpikingUnit",
     "accumulate_compute",
     "ann",
+    "budget",
     "count_ops",
     "cumulative_product",
     "energy",

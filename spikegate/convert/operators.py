@@ -50,7 +50,7 @@ class IFEncoder(LIF):
     """Spike encoder (module docstring): IF neuron(s) with threshold ``threshold``, reset by
     subtraction, initial membrane ``threshold / 2``; ``signed`` adds the neuron driven by
     :math:`-x`. ``forward(x: [T, B, ...], state=None) -> (spikes * threshold, LIFState)``
-    (the signed state has an extra axis of size 2 after the batch: positive, negative)."""
+    (a signed encoder's state stacks its positive and negative neurons: ``v: [2, B, ...]``)."""
 
     def __init__(self, threshold: float, signed: bool, timing: str = "window", backend: str = "auto") -> None:
         check_positive(threshold, "threshold")

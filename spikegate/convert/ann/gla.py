@@ -70,16 +70,18 @@ def gla_chunked(
     out = []
     for start in range(0, q.shape[0], chunk_size):
         qc, kc, vc = q[start : start + chunk_size], k[start : start + chunk_size], v[start : start + chunk_size]
-        b = log_alpha[start : start + chunk_size].cumsum(0)
+        # Cumulative log-decays in float64: their differences b_i - b_j lose no precision.
+        b = log_alpha[start : start + chunk_size].double().cumsum(0)
         n = qc.shape[0]
-        inter = ((qc * b.exp()).unsqueeze(-2) @ s).squeeze(-2)
+        inter = ((qc * b.exp().to(q.dtype)).unsqueeze(-2) @ s).squeeze(-2)
         diff = b.unsqueeze(1) - b.unsqueeze(0)  # [i, j, *batch, d_k]: b_i - b_j
         future = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
-        decay = diff.masked_fill(future.view(n, n, *([1] * (diff.dim() - 2))), float("-inf")).exp()
+        decay = diff.masked_fill(future.view(n, n, *([1] * (diff.dim() - 2))), float("-inf")).exp().to(q.dtype)
         scores = torch.einsum("i...c,j...c,ij...c->ij...", qc, kc, decay)
         out.append(inter + torch.einsum("ij...,j...v->i...v", scores, vc))
         last = b[-1]
-        s = last.exp().unsqueeze(-1) * s + torch.einsum("j...c,j...v->...cv", kc * (last - b).exp(), vc)
+        carry = (last - b).exp().to(q.dtype)
+        s = last.exp().to(q.dtype).unsqueeze(-1) * s + torch.einsum("j...c,j...v->...cv", kc * carry, vc)
     return torch.cat(out), s
 
 
