@@ -19,7 +19,8 @@ def test_train_resume_and_sample(tmp_path, capsys):
     for name in ("loss.png", "samples.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0
     # resume: one more TSM step on top of the saved state
-    assert main(["diffuse", "train", *TINY, "--train-steps", "3", "--tsm-steps", "2", "--resume", "--out", out]) == 0
+    assert main(["diffuse", "train", *TINY, "--train-steps", "3", "--tsm-steps", "2", "--resume", "--grid", "0",
+                 "--out", out]) == 0
     ck2 = load_checkpoint(os.path.join(out, "checkpoint.pt"))
     assert torch.equal(ck2["losses"][:4], ck["losses"]) and len(ck2["losses"]) == 5
     samples = str(tmp_path / "samples")
