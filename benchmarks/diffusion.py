@@ -7,9 +7,11 @@ without it for the same steps (``--seeds`` seeds); quantizes the ANN to 2-bit QC
 activations (quantization-aware training), converts it to an IF network with T = 3 and
 fine-tunes that. Every model is then sampled with DDIM from the same initial noise (common
 random numbers, so differences between models are not sampling noise) and scored with the
-offline metric of :mod:`spikegate.diffusion.metric`; the T = 4 model is also sampled under a
-sweep of threshold-guidance scales. Energy per noise prediction comes from
-:func:`spikegate.diffusion.unet_energy` on noised test images.
+offline metric of :mod:`spikegate.diffusion.metric`. Samples come from the trained weights,
+as in SDM; an EMA of them is kept and scored once (averaging the weights of a spiking network
+hurts it). The T = 4 model is also sampled under a sweep of threshold-guidance scales.
+Energy per noise prediction comes from :func:`spikegate.diffusion.unet_energy` on noised
+test images.
 
 Models and sample sets are cached under ``--out`` (a run continues where it stopped, and a
 longer ``--steps`` resumes training from the cached checkpoints); ``--quick`` is a smoke run
@@ -195,11 +197,11 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
     all_runs = runs(a)
     data = load("mnist5k", a.size).x_train
     schedule = NoiseSchedule.linear(1000)
-    if variant == "converted":  # the converted QCFS ANN before any SNN fine-tuning
-        _, qema, _ = load_run(a, "qat", all_runs, data, schedule)
-        model = convert_unet(qema)
+    live, ema, _ = load_run(a, name, all_runs, data, schedule)
+    if variant == "converted":  # the QCFS ANN run by IF neurons, before any SNN fine-tuning
+        model = convert_unet(live)
     else:
-        _, model, _ = load_run(a, name, all_runs, data, schedule)
+        model = live if variant == "live" else ema
     x = []
     for start in range(0, a.n, a.sample_batch):
         g = torch.Generator().manual_seed(NOISE_SEED + start)
@@ -212,10 +214,12 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
 
 
 def sample_jobs(a: argparse.Namespace) -> list[tuple[str, str, float]]:
-    jobs = [(f"snn_T{t}", "ema", 1.0) for t in a.spike_steps] + [("ann", "ema", 1.0)]
-    jobs += [(f"snn_T4", "ema", s) for s in SCALES if s != 1.0]
-    jobs += [(f"ft_{arm}_s{s}", "ema", 1.0) for s in range(a.seeds) for arm in ("plain", "tsm")]
-    jobs += [("qat", "ema", 1.0), ("qat", "converted", 1.0), ("convft", "ema", 1.0)]
+    """(run, weights, threshold scale) of every sample set. SDM samples from the trained
+    weights ("live", no EMA); the EMA of the T = 4 run is scored once to show why."""
+    jobs = [(f"snn_T{t}", "live", 1.0) for t in a.spike_steps] + [("ann", "live", 1.0), ("snn_T4", "ema", 1.0)]
+    jobs += [("snn_T4", "live", s) for s in SCALES if s != 1.0]
+    jobs += [(f"ft_{arm}_s{s}", "live", 1.0) for s in range(a.seeds) for arm in ("plain", "tsm")]
+    jobs += [("qat", "live", 1.0), ("qat", "converted", 1.0), ("convft", "live", 1.0)]
     return jobs
 
 
@@ -291,8 +295,8 @@ def report(a: argparse.Namespace, paths: dict) -> None:
     te = schedule.sample_t(24, generator=g)
     xt = schedule.q_sample(xe, te, torch.randn(xe.shape, generator=g))
     models = {name: load_run(a, name, all_runs, split.x_train, schedule) for name in all_runs}
-    energy = {name: unet_energy(m[1], xt, te) for name, m in models.items()}
-    energy["converted"] = unet_energy(convert_unet(models["qat"][1]), xt, te)
+    energy = {name: unet_energy(m[0], xt, te) for name, m in models.items()}
+    energy["converted"] = unet_energy(convert_unet(models["qat"][0]), xt, te)
     losses = {name: m[2]["losses"] for name, m in models.items()}
     e_ann = energy["ann"].energy
 
@@ -307,39 +311,40 @@ def report(a: argparse.Namespace, paths: dict) -> None:
              "", "| model | training steps | FD | confident (p >= 0.8) | class coverage | energy / prediction (uJ) | vs ANN | firing rate |",
              "|---|---|---|---|---|---|---|---|",
              f"| real training images (floor) | - | {fmt(real.fd)} | {real.confident:.1%} | {real.coverage:.0%} | - | - | - |",
-             row("ANN U-Net (ReLU)", ("ann", "ema", 1.0), "ann", str(a.steps))]
+             row("ANN U-Net (ReLU)", ("ann", "live", 1.0), "ann", str(a.steps))]
     for t in a.spike_steps:
-        lines.append(row(f"SNN U-Net IF, T = {t}", (f"snn_T{t}", "ema", 1.0), f"snn_T{t}", str(a.steps)))
+        lines.append(row(f"SNN U-Net IF, T = {t}", (f"snn_T{t}", "live", 1.0), f"snn_T{t}", str(a.steps)))
+    lines.append(row(f"SNN U-Net IF, T = 4, EMA weights ({a.ema:g})", ("snn_T4", "ema", 1.0), None, str(a.steps)))
     for arm in ("plain", "tsm"):
         for s in range(a.seeds):
             lines.append(row(f"SNN T = 4 + {'TSM' if arm == 'tsm' else 'plain'} fine-tune, seed {s}",
-                             (f"ft_{arm}_s{s}", "ema", 1.0), f"ft_{arm}_s{s}", f"{a.steps} + {a.tsm_steps}"))
-    lines.append(row(f"QCFS ANN {a.bits}-bit (QAT)", ("qat", "ema", 1.0), "qat", f"{a.steps} + {a.tsm_steps}"))
+                             (f"ft_{arm}_s{s}", "live", 1.0), f"ft_{arm}_s{s}", f"{a.steps} + {a.tsm_steps}"))
+    lines.append(row(f"QCFS ANN {a.bits}-bit (QAT)", ("qat", "live", 1.0), "qat", f"{a.steps} + {a.tsm_steps}"))
     lines.append(row(f"ANN-to-SNN, T = {2 ** a.bits - 1}, no fine-tune", ("qat", "converted", 1.0), "converted",
                      f"{a.steps} + {a.tsm_steps}"))
-    lines.append(row(f"ANN-to-SNN, T = {2 ** a.bits - 1}, fine-tuned", ("convft", "ema", 1.0), "convft",
+    lines.append(row(f"ANN-to-SNN, T = {2 ** a.bits - 1}, fine-tuned", ("convft", "live", 1.0), "convft",
                      f"{a.steps} + 2 x {a.tsm_steps}"))
 
-    base = q[("snn_T4", "ema", 1.0)].fd
+    base = q[("snn_T4", "live", 1.0)].fd
     lines += ["", "Threshold guidance on the SNN T = 4 (no training): FD and confident share per scale theta'/theta0.", "",
               "| scale | " + " | ".join(f"{s:g}" for s in SCALES) + " |", "|---" * (len(SCALES) + 1) + "|",
-              "| FD | " + " | ".join(fmt(q[("snn_T4", "ema", s)].fd) for s in SCALES) + " |",
-              "| confident | " + " | ".join(f"{q[('snn_T4', 'ema', s)].confident:.1%}" for s in SCALES) + " |"]
+              "| FD | " + " | ".join(fmt(q[("snn_T4", "live", s)].fd) for s in SCALES) + " |",
+              "| confident | " + " | ".join(f"{q[('snn_T4', 'live', s)].confident:.1%}" for s in SCALES) + " |"]
 
     l4 = losses["snn_T4"]
     first, last = float(l4[:50].mean()), float(l4[-200:].mean())
-    c4 = q[("snn_T4", "ema", 1.0)].confident
-    fd_plain = [q[(f"ft_plain_s{s}", "ema", 1.0)].fd for s in range(a.seeds)]
-    fd_tsm = [q[(f"ft_tsm_s{s}", "ema", 1.0)].fd for s in range(a.seeds)]
+    c4 = q[("snn_T4", "live", 1.0)].confident
+    fd_plain = [q[(f"ft_plain_s{s}", "live", 1.0)].fd for s in range(a.seeds)]
+    fd_tsm = [q[(f"ft_tsm_s{s}", "live", 1.0)].fd for s in range(a.seeds)]
     wins = sum(t < p_ for t, p_ in zip(fd_tsm, fd_plain))
-    gains = torch.stack([tsm_gains(models[f"ft_tsm_s{s}"][1]).mean(0) for s in range(a.seeds)]).mean(0)
-    tg = {s: q[("snn_T4", "ema", s)].fd for s in SCALES if s != 1.0}
+    gains = torch.stack([tsm_gains(models[f"ft_tsm_s{s}"][0]).mean(0) for s in range(a.seeds)]).mean(0)
+    tg = {s: q[("snn_T4", "live", s)].fd for s in SCALES if s != 1.0}
     best = min(tg, key=tg.get)
-    fd_t = {t: q[(f"snn_T{t}", "ema", 1.0)].fd for t in a.spike_steps}
+    fd_t = {t: q[(f"snn_T{t}", "live", 1.0)].fd for t in a.spike_steps}
     ts = sorted(fd_t)
     mono = all(fd_t[ts[i + 1]] < fd_t[ts[i]] for i in range(len(ts) - 1))
-    fd_conv, fd_convft = q[("qat", "converted", 1.0)].fd, q[("convft", "ema", 1.0)].fd
-    exact = first_layer_mismatch(models["qat"][1], xt, te)
+    fd_conv, fd_convft = q[("qat", "converted", 1.0)].fd, q[("convft", "live", 1.0)].fd
+    exact = first_layer_mismatch(models["qat"][0], xt, te)
     ratio4 = energy["snn_T4"].energy / e_ann
     mean = lambda v: sum(v) / len(v)  # noqa: E731
     checks = [
@@ -370,7 +375,7 @@ def report(a: argparse.Namespace, paths: dict) -> None:
     with open(os.path.join(a.out, "table.md"), "w") as fh:
         fh.write(text + "\n")
     for t in a.spike_steps:
-        x = torch.load(paths[(f"snn_T{t}", "ema", 1.0)], weights_only=True)[:100]
+        x = torch.load(paths[(f"snn_T{t}", "live", 1.0)], weights_only=True)[:100]
         plot.sample_grid(to_unit(x), os.path.join(a.out, f"samples_snn_T{t}.png"),
                          title=f"Spiking U-Net T = {t}, DDIM {a.sample_steps} steps")
     smooth = {f"loss T = {t}": losses[f"snn_T{t}"] for t in a.spike_steps} | {"loss ANN": losses["ann"]}

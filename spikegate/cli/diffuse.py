@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     t.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default: 1e-3)")
     t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (default: 200)")
-    t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights, 0 = none (default: 0.999)")
+    t.add_argument("--ema", type=float, default=0.0,
+                   help="EMA decay of the weights, sampled from instead of them; 0 = none, as SDM (default: 0)")
     t.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default: 250)")
     t.add_argument("--grid", type=int, default=64, help="samples drawn for samples.png at the end, 0 = none")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
