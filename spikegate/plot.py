@@ -1,5 +1,5 @@
 """Plots as PNG files: raster, membrane traces, population rate, ISI histogram, learning curves,
-a metric against the number of time steps (conversion).
+a metric against the number of time steps (conversion), image sample grids.
 
 Every function draws on a fresh ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot,
 no global state, no display needed), saves it to ``path`` when given, and returns the figure.
@@ -230,4 +230,37 @@ def versus_steps(
         ax.set_yscale("log")
     ax.set(xlabel="time steps T", ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def sample_grid(
+    images,
+    path: str | os.PathLike | None = None,
+    *,
+    ncols: int | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    title: str = "Samples",
+) -> Figure:
+    """Images ``[N, C, H, W]`` (C = 1 grey or 3 RGB) tiled in a grid with one-pixel gaps;
+    values are clipped to ``value_range`` and shown black (low) to white (high)."""
+    x = _np(images).astype(float)
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
+        raise ValueError(f"images must be [N, C, H, W] with N >= 1 and C in (1, 3), got shape {x.shape}")
+    lo, hi = value_range
+    if not hi > lo:
+        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
+    n, c, h, w = x.shape
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    canvas = np.ones((nrows * (h + 1) + 1, ncols * (w + 1) + 1, c))
+    x = (np.clip(x, lo, hi) - lo) / (hi - lo)
+    for i in range(n):
+        r, k = divmod(i, ncols)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + k * (w + 1): 1 + k * (w + 1) + w] = x[i].transpose(1, 2, 0)
+    fig = _new((max(2.0, 0.45 * ncols), max(2.0, 0.45 * nrows + 0.4)))
+    ax = fig.add_subplot()
+    ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9)
     return _finish(fig, path)

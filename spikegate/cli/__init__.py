@@ -10,7 +10,7 @@ import sys
 from typing import Sequence
 
 #: subcommand modules, in the order ``spikegate --help`` lists them
-COMMANDS: tuple[str, ...] = ("demo", "simulate", "train", "eval", "run", "deploy")
+COMMANDS: tuple[str, ...] = ("demo", "simulate", "train", "eval", "run", "diffuse", "deploy")
 
 DESCRIPTION = """\
 spikegate: spiking neural networks for training, biological simulation and deployment.
