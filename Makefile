@@ -10,7 +10,7 @@ LAVA     := .venv-lava
 PIP      := $(VENV)/bin/python -m pip install -q -c constraints.txt
 OUT      ?= runs
 
-.PHONY: demo test install install-test lava-env bench clean
+.PHONY: demo test install install-test lava-env clean
 
 $(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
