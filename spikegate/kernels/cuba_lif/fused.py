@@ -8,11 +8,10 @@ from __future__ import annotations
 from functools import partial
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 from spikegate.kernels.leaky.op import run_neuron
-from spikegate.kernels.leaky.spec import config_for, triton_missing, why_not
+from spikegate.kernels.leaky.spec import config_for, supports
 
 
 def _run(x: Tensor, state: NamedTuple, params: NamedTuple, engine: str) -> tuple[Tensor, NamedTuple]:
@@ -27,9 +26,5 @@ cpu = partial(_run, engine="numba")
 cuda = partial(_run, engine="triton")
 
 
-def supports_cpu(params: NamedTuple, dtype: torch.dtype) -> str | None:
-    return why_not(dtype, params.surrogate, params.reset, "cpu")
-
-
-def supports_cuda(params: NamedTuple, dtype: torch.dtype) -> str | None:
-    return triton_missing() or why_not(dtype, params.surrogate, params.reset, "cuda")
+supports_cpu = partial(supports, backend="cpu")
+supports_cuda = partial(supports, backend="cuda")

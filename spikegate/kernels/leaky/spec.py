@@ -102,3 +102,11 @@ def triton_missing() -> str | None:
     if importlib.util.find_spec("triton") is None:
         return "Triton is not installed (pip install triton)"
     return None
+
+
+def supports(params: NamedTuple, dtype: torch.dtype, backend: str, stochastic: bool = False) -> str | None:
+    """Why the fused engine of ``backend`` (``"cpu"``: numba, ``"cuda"``: Triton) cannot run a
+    neuron with ``params`` at ``dtype``, or ``None`` when it can. ``stochastic`` neurons (the
+    meta-neuron) have no surrogate to check."""
+    missing = triton_missing() if backend == "cuda" else None
+    return missing or why_not(dtype, None if stochastic else params.surrogate, params.reset, backend)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from functools import partial
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 from spikegate.kernels.leaky.op import run_neuron
-from spikegate.kernels.leaky.spec import config_for, triton_missing, why_not
+from spikegate.kernels.leaky.spec import config_for, supports
 
 
 def _run(xs: tuple[Tensor, Tensor], state: NamedTuple, params: NamedTuple, engine: str) -> tuple[Tensor, NamedTuple]:
@@ -28,9 +27,5 @@ cpu = partial(_run, engine="numba")
 cuda = partial(_run, engine="triton")
 
 
-def supports_cpu(params: NamedTuple, dtype: torch.dtype) -> str | None:
-    return why_not(dtype, None, params.reset, "cpu")
-
-
-def supports_cuda(params: NamedTuple, dtype: torch.dtype) -> str | None:
-    return triton_missing() or why_not(dtype, None, params.reset, "cuda")
+supports_cpu = partial(supports, backend="cpu", stochastic=True)
+supports_cuda = partial(supports, backend="cuda", stochastic=True)
