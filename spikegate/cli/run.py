@@ -82,19 +82,19 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
           f"{wall:.0f} s")
     print(f"T2.5 reservoir sanity: spontaneous rate {sp['rate_hz']:.2f} Hz (goal 2-10), ISI CV {sp['isi_cv']:.2f} "
           f"(goal 0.8-1.5)")
-    print(f"{'quantity':<48}" + "".join(f"{n:>16}" for n in LEARNERS))
+    print(f"{'quantity':<58}" + "".join(f"{n:>16}" for n in LEARNERS))
     rows = []
     for b in blocks:
-        rows.append((f"T2.1 |peak - delay| ms, {b.name} (mean trace)", f"peak_error_ms[{b.name}]"))
+        rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} trials)", f"peak_error_ms[{b.name}]"))
         rows.append((f"     per-trial mean |peak - delay| ms, {b.name}", f"timing_error_ms[{b.name}]"))
     for b in blocks:
         rows.append((f"T2.2 Pearson r(amplitude, p), {b.name}", f"prob_r[{b.name}]"))
         rows.append((f"     normalised slope, {b.name}", f"prob_slope_norm[{b.name}]"))
-    rows += [("T2.3 trials to 90 % after the timing switch", "adapt_timing_trials"),
-             ("     trials to 90 % after the probability switch", "adapt_probability_trials"),
+    rows += [("T2.3 trials to 90 % after the timing switch (when R^2)", "adapt_timing_trials"),
+             ("     trials to re-reach 90 % after the probability switch", "adapt_probability_trials"),
              ("T2.4 |cos(W_what, W_when)| after 10 trials", "cos_what_when_early"),
              ("     |cos(W_what, W_when)| at the end", "cos_what_when_end")]
     for label, key in rows:
-        print(f"{label:<48}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
+        print(f"{label:<58}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
     print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; goals: T2.1 <= 20 ms, "
           "T2.2 r >= 0.95 and slope 1 +- 0.2, T2.3 three-factor <= 20 and FORCE >= 2x slower, T2.4 <= 0.2)")

@@ -10,7 +10,11 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
   currents onto their own subsets for ``outcome_ms``. The time at which an outcome is due is
   signalled on every learning trial (the teacher of the *when* read-out), omissions included;
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
-  peak procedure), on which the *when* read-out's timing is measured;
+  peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
+  the trials without an outcome stimulus (probes and omissions) among a block's last
+  ``tail_trials``; its adaptation after a switch (T2.3) from its fit to the target over the
+  anticipation window (cue to outcome), which is measured on every trial since no outcome
+  stimulus has reached the reservoir yet;
 * blocks switch, unsignalled, the delay (timing switch) and then the cue probabilities
   (probability switch); nothing is reset for the three-factor learner.
 
@@ -92,11 +96,12 @@ class WhatWhenConfig:
     bump_width: float = 0.15
     feature_clip: float = 4.0  # standardised features saturate at +-4
     eta_when: float = 2e-5
-    eta_what: float = 1e-5
+    eta_what: float = 2e-5
     post_baseline: float = 1.0  # read-out's spontaneous activity in the postsynaptic factor
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0
     decay: float = 0.0
+    tail_trials: int = 20  # T2.1 is measured on the last this many trials of each block
     force_alpha: float = 300.0
     force_every_ms: float = 4.0
     seed: int = 0
@@ -123,11 +128,14 @@ class WhatWhenResult:
     config: WhatWhenConfig
     trials: list[Trial] = field(default_factory=list)
     # per learner, per trial: read-out value arrays [3, T_ms] are not kept; scores are
-    when_score: dict[str, list[float]] = field(default_factory=dict)  # corr(z_when, target)
+    when_fit: dict[str, list[float]] = field(default_factory=dict)  # R^2 of z_when before the outcome
     when_peak: dict[str, list[float]] = field(default_factory=dict)  # probe trials: peak - cue (ms), else nan
     what_amp: dict[str, list[float]] = field(default_factory=dict)  # z_A just before the outcome
     cosines: dict[str, list[float]] = field(default_factory=dict)  # |cos(W_whatA, W_when)| after each trial
     traces: dict[str, dict[tuple[int, int], Tensor]] = field(default_factory=dict)  # (block, cue) -> mean probe z
+    # block -> mean z over the trials without an outcome stimulus (probes, omissions) among the
+    # block's last ``tail_trials`` trials (T2.1)
+    end_traces: dict[str, dict[int, Tensor]] = field(default_factory=dict)
     weights: dict[str, Tensor] = field(default_factory=dict)
     spontaneous: dict[str, float] = field(default_factory=dict)
     raster: Tensor | None = None  # one trial's spikes [T, N] for the figure
@@ -214,9 +222,11 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
     force = FORCE(alpha=cfg.force_alpha)
     weights = {name: torch.zeros(3, n, dtype=torch_dtype) for name in LEARNERS}
     p_state = {name: force.initial_state(n) for name in LEARNERS[1:]}
-    for d in (result.when_score, result.when_peak, result.what_amp, result.cosines):
+    for d in (result.when_fit, result.when_peak, result.what_amp, result.cosines):
         d.update({name: [] for name in LEARNERS})
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
+    end_sums: dict[str, dict[int, list[Tensor]]] = {name: {} for name in LEARNERS}
+    block_end = {t.block: i for i, t in enumerate(trials)}  # index of each block's last trial
     state, feat_state = None, filt.initial_state(torch.zeros(1, n, dtype=torch_dtype))
     baseline, spread = torch.zeros(n, dtype=torch_dtype), torch.ones(n, dtype=torch_dtype)
     seen_baseline = False
@@ -263,20 +273,23 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         for name in LEARNERS[1:]:
             zs[name] = _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
         pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)
+        anticipation = (t_ms >= cue_on) & (t_ms < out_on)
         for name in LEARNERS:
             z = zs[name]
-            result.when_score[name].append(float(torch.corrcoef(torch.stack([z[0], target[0]]))[0, 1])
-                                           if not trial.probe else float("nan"))
+            result.when_fit[name].append(fit(z[0, anticipation], target[0, anticipation]))
             result.when_peak[name].append(float(t_ms[_peak(z[0])] - cue_on) if trial.probe else float("nan"))
             result.what_amp[name].append(float(z[1, pre_out].mean()))
             result.cosines[name].append(_cos(weights[name][0], weights[name][1]))
             if trial.probe:
                 sums[name].setdefault((trial.block, trial.cue), []).append(z.clone())
+            if trial.outcome == 2 and block_end[trial.block] - index < cfg.tail_trials:
+                end_sums[name].setdefault(trial.block, []).append(z.clone())
         result.trials.append(trial)
         if progress is not None:
             progress(index + 1, len(trials))
     for name in LEARNERS:
         result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}
+        result.end_traces[name] = {k: torch.stack(v).mean(0) for k, v in end_sums[name].items()}
         result.weights[name] = weights[name].clone()
     return result
 
@@ -329,18 +342,28 @@ def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tens
     return zs
 
 
+def fit(z: Tensor, y: Tensor) -> float:
+    r"""Coefficient of determination :math:`1 - \sum (z - y)^2 / \sum (y - \bar y)^2` of a
+    read-out ``z`` against its target ``y`` (1 = exact, 0 = no better than the target's mean,
+    negative = worse)."""
+    ss = float((y - y.mean()).pow(2).sum())
+    return 1.0 - float((z - y).pow(2).sum()) / ss if ss > 0 else float("nan")
+
+
 def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9,
-                    tail: int = 20) -> int | None:
+                    tail: int = 20, asymptote: float | None = None) -> int | None:
     """Trials after ``start`` until the score, smoothed over ``smooth`` measured trials (NaN =
     not measured), first covers ``level`` of the way from its value at the switch to the
-    block's asymptote (mean of the last ``tail`` measurements); ``None`` if never."""
+    asymptote: ``asymptote`` if given (e.g. the level reached before the switch), else the
+    block's own (mean of its last ``tail`` measurements); ``None`` if never."""
     s = np.asarray(scores[start:stop], dtype=float)
     idx = np.flatnonzero(np.isfinite(s))
-    if idx.size < smooth + tail:
+    if idx.size < smooth + (tail if asymptote is None else 0):
         return None
     vals = s[idx]
     smoothed = np.convolve(vals, np.ones(smooth) / smooth, mode="valid")
-    first, asym = smoothed[0], vals[-tail:].mean()
+    first = smoothed[0]
+    asym = vals[-tail:].mean() if asymptote is None else asymptote
     if not np.isfinite(asym):
         return None
     goal = first + level * (asym - first)
@@ -359,9 +382,11 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
     for name in LEARNERS:
         row: dict = {}
         for b, block in enumerate(cfg.blocks):
-            mean = [z[0] for (bb, _), z in result.traces[name].items() if bb == b]
-            if mean:
-                row[f"peak_error_ms[{block.name}]"] = abs(_peak(torch.stack(mean).mean(0)) - cfg.baseline_ms - block.delay)
+            # T2.1: peak of the *when* read-out's mean trace over the block's last trials that
+            # had no outcome stimulus (probes and omissions; the read-out is one for all cues)
+            if b in result.end_traces[name]:
+                peak = _peak(result.end_traces[name][b][0])
+                row[f"peak_error_ms[{block.name}]"] = abs(peak - cfg.baseline_ms - block.delay)
             peaks = [p for p, t in zip(result.when_peak[name], trials) if t.block == b and math.isfinite(p)]
             last = peaks[-10:]
             row[f"timing_error_ms[{block.name}]"] = float(np.mean(np.abs(np.asarray(last) - block.delay))) if last else None
@@ -381,13 +406,16 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
                 row[f"amplitudes[{block.name}]"] = [round(a, 3) for a in amps]
         # adaptation after the timing switch (block 1) and the probability switch (block 2)
         if len(cfg.blocks) >= 2:
-            # timing accuracy on probe trials: 1 - |peak - delay| / delay (floored at 0)
-            acc = [max(0.0, 1 - abs(p - t.delay) / t.delay) if math.isfinite(p) else float("nan")
-                   for p, t in zip(result.when_peak[name], trials)]
-            row["adapt_timing_trials"] = trials_to_adapt(acc, starts[1], ends[1], smooth=3, tail=6)
+            # timing accuracy on every trial: the *when* read-out's fit to its target over the
+            # anticipation window (cue to outcome), which no outcome stimulus has reached yet
+            row["adapt_timing_trials"] = trials_to_adapt(result.when_fit[name], starts[1], ends[1])
         if len(cfg.blocks) >= 3:
+            # the probability switch permutes the cues' probabilities, so the accuracy reached
+            # before it is attainable after it: adaptation = re-reaching that level (SPEC §3.8),
+            # and a learner that stays at a worse level never adapts
             err = [-abs(a - t.prob) for a, t in zip(result.what_amp[name], trials)]
-            row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], ends[2])
+            before = float(np.mean(err[max(starts[1], starts[2] - cfg.tail_trials):starts[2]]))
+            row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], ends[2], asymptote=before)
         cos = result.cosines[name]
         row["cos_what_when_early"] = cos[min(9, len(cos) - 1)]
         row["cos_what_when_end"] = cos[-1]

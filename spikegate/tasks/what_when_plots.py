@@ -68,14 +68,14 @@ def probability(result: WhatWhenResult, path: str) -> str:
 
 
 def adaptation(result: WhatWhenResult, path: str) -> str:
-    """Per-trial scores around the switches: *when* target correlation and *what* error."""
+    """Per-trial scores around the switches: *when* fit (R^2 before the outcome) and *what* error."""
     trials = result.trials
     blocks = np.array([t.block for t in trials])
     fig = Figure(figsize=(11, 6.5))
     ax1, ax2 = fig.subplots(2, 1)
     k = 8
     for name in LEARNERS:
-        s = np.asarray(result.when_score[name], dtype=float)
+        s = np.asarray(result.when_fit[name], dtype=float)
         idx = np.flatnonzero(np.isfinite(s))
         ax1.plot(idx[k - 1:], np.convolve(s[idx], np.ones(k) / k, "valid"), color=COLORS[name], label=name)
         err = np.abs(np.asarray(result.what_amp[name]) - np.asarray([t.prob for t in trials]))
@@ -84,7 +84,7 @@ def adaptation(result: WhatWhenResult, path: str) -> str:
         for start in np.flatnonzero(np.diff(blocks)) + 1:
             ax.axvline(start, color="k", ls="--", lw=0.8)
         ax.legend(fontsize=8)
-    ax1.set_ylabel("when: corr(read-out, target)")
+    ax1.set_ylabel("when: R² before the outcome")
     ax2.set_ylabel("what: |amplitude - P(A|cue)|")
     ax2.set_xlabel("trial (dashed: unsignalled switches)")
     fig.suptitle(f"adaptation; moving average over {k} trials")

@@ -20,6 +20,33 @@ def test_trials_to_adapt_on_known_curves():
     assert ww.trials_to_adapt(noisy, 0, 60, smooth=1) == 14  # trial 12 is a gap (NaN)
 
 
+@pytest.mark.parametrize("step", [10, 11, 17])
+def test_trials_to_adapt_resolves_single_trials(step):
+    # a score measured on every trial that jumps from 0 to 1 at trial `step` of the block: the
+    # 8-trial moving average first holds 90 % (>= 7.2 of 8 trials at 1) 8 trials later
+    scores = [5.0] * 3 + [0.0] * step + [1.0] * (60 - step)
+    assert ww.trials_to_adapt(scores, 3, 63) == step + 8
+
+
+def test_trials_to_adapt_against_the_level_before_the_switch():
+    # error drops from -1 at the switch and settles at -0.5: with its own asymptote this learner
+    # has "adapted", measured against the level it had before the switch (-0.1) it never does
+    stuck = [-1.0] * 10 + [-0.5] * 50
+    assert ww.trials_to_adapt(stuck, 0, 60) == 18
+    assert ww.trials_to_adapt(stuck, 0, 60, asymptote=-0.1) is None
+    recovers = [-1.0] * 10 + [-0.1] * 50
+    assert ww.trials_to_adapt(recovers, 0, 60, asymptote=-0.1) == 18
+
+
+def test_fit_is_the_coefficient_of_determination():
+    y = torch.exp(-0.5 * ((torch.arange(100.0) - 60) / 10) ** 2)
+    assert ww.fit(y, y) == pytest.approx(1.0)
+    assert ww.fit(torch.full_like(y, float(y.mean())), y) == pytest.approx(0.0)
+    early = torch.exp(-0.5 * ((torch.arange(100.0) - 30) / 10) ** 2)  # the right bump, too early
+    assert ww.fit(early, y) < 0 < ww.fit(0.5 * y, y) < 1
+    assert math.isnan(ww.fit(y, torch.ones(100)))
+
+
 def test_schedule_follows_the_probabilities():
     cfg = replace(ww.WhatWhenConfig(), blocks=(ww.Block("b", 300.0, (1.0, 0.75, 0.5, 0.25), 4000),),
                   probe_fraction=0.2)
@@ -48,6 +75,7 @@ def test_small_run_end_to_end(tmp_path):
         for key in ("cos_what_when_end", "prob_r[learn]", "peak_error_ms[learn]"):
             assert key in s[name]
         assert all(np.isfinite(res.what_amp[name]))
+        assert len(res.when_fit[name]) == 48 and all(np.isfinite(res.when_fit[name]))  # measured on every trial
     # FORCE with a reset at each block start differs from FORCE without one only after the first switch
     first = sum(1 for t in res.trials if t.block == 0)
     assert res.what_amp["FORCE"][:first] == res.what_amp["FORCE+reset"][:first]
