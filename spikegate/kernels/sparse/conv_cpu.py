@@ -36,42 +36,38 @@ def _out_index(pos, pad, tap, stride, size):  # pragma: no cover - compiled
     return o if o < size else -1
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _forward(x, wk, bias, out, sh, sw, ph, pw, workers):  # pragma: no cover - compiled
-    batch, cin, h, w = x.shape
-    _, kh, kw, cout = wk.shape
-    ho, wo = out.shape[1], out.shape[2]
-    for wid in prange(workers):
-        for b in range(wid * batch // workers, (wid + 1) * batch // workers):
-            for oy in range(ho):
-                for ox in range(wo):
-                    out[b, oy, ox, :] = bias
-            for ci in range(cin):
-                for y in range(h):
-                    for xx in range(w):
-                        v = x[b, ci, y, xx]
-                        if v == 0:
-                            continue
-                        for ky in range(kh):
-                            oy = _out_index(y, ph, ky, sh, ho)
-                            if oy < 0:
-                                continue
-                            for kx in range(kw):
-                                ox = _out_index(xx, pw, kx, sw, wo)
-                                if ox < 0:
-                                    continue
-                                row, wrow = out[b, oy, ox], wk[ci, ky, kx]
-                                for co in range(cout):
-                                    row[co] += v * wrow[co]
+@njit(cache=True, inline="always")
+def _reach(y, x, kh, kw, sh, sw, ph, pw, ho, wo, taps):  # pragma: no cover - compiled
+    """Fill ``taps[:n] = (ky, kx, oy, ox)`` for every output an input event at ``(y, x)`` reaches;
+    returns ``n``."""
+    n = 0
+    for ky in range(kh):
+        oy = _out_index(y, ph, ky, sh, ho)
+        if oy < 0:
+            continue
+        for kx in range(kw):
+            ox = _out_index(x, pw, kx, sw, wo)
+            if ox >= 0:
+                taps[n, 0], taps[n, 1], taps[n, 2], taps[n, 3] = ky, kx, oy, ox
+                n += 1
+    return n
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _weight_grad(x, g, parts, sh, sw, ph, pw, workers):  # pragma: no cover - compiled
+def _scatter(x, src, dst, forward, sh, sw, ph, pw, workers):  # pragma: no cover - compiled
+    """For every event ``v = x[b, ci, y, x] != 0`` and every tap ``(ky, kx) -> (oy, ox)`` it reaches:
+    forward: ``dst[b, oy, ox] += v * src[ci, ky, kx]`` (src: the weight ``[C_in, k_h, k_w, C_out]``,
+    dst: the output ``[B, H_out, W_out, C_out]``); weight gradient: ``dst[worker, ci, ky, kx] +=
+    v * src[b, oy, ox]`` (src: the output gradient, dst: one weight accumulator per worker, stacked
+    as ``[workers * C_in, k_h, k_w, C_out]``, so that both cases index 4-D arrays alike)."""
     batch, cin, h, w = x.shape
-    _, _, kh, kw, cout = parts.shape
-    ho, wo = g.shape[1], g.shape[2]
+    if forward:
+        kh, kw, ho, wo = src.shape[1], src.shape[2], dst.shape[1], dst.shape[2]
+    else:
+        kh, kw, ho, wo = dst.shape[1], dst.shape[2], src.shape[1], src.shape[2]
+    cout = src.shape[3]
     for wid in prange(workers):
-        acc = parts[wid]
+        taps = np.empty((kh * kw, 4), np.int64)
         for b in range(wid * batch // workers, (wid + 1) * batch // workers):
             for ci in range(cin):
                 for y in range(h):
@@ -79,17 +75,14 @@ def _weight_grad(x, g, parts, sh, sw, ph, pw, workers):  # pragma: no cover - co
                         v = x[b, ci, y, xx]
                         if v == 0:
                             continue
-                        for ky in range(kh):
-                            oy = _out_index(y, ph, ky, sh, ho)
-                            if oy < 0:
-                                continue
-                            for kx in range(kw):
-                                ox = _out_index(xx, pw, kx, sw, wo)
-                                if ox < 0:
-                                    continue
-                                row, grow = acc[ci, ky, kx], g[b, oy, ox]
-                                for co in range(cout):
-                                    row[co] += v * grow[co]
+                        for t in range(_reach(y, xx, kh, kw, sh, sw, ph, pw, ho, wo, taps)):
+                            ky, kx, oy, ox = taps[t, 0], taps[t, 1], taps[t, 2], taps[t, 3]
+                            if forward:
+                                row, add = dst[b, oy, ox], src[ci, ky, kx]
+                            else:
+                                row, add = dst[wid * cin + ci, ky, kx], src[b, oy, ox]
+                            for co in range(cout):
+                                row[co] += v * add[co]
 
 
 def forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
@@ -100,8 +93,9 @@ def forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, i
     wk = weight.detach().permute(1, 2, 3, 0).contiguous()
     b = x.new_zeros(cout) if bias is None else bias.detach().contiguous()
     out = x.new_empty((x.shape[0], out_hw[0], out_hw[1], cout))
-    _forward(x.detach().contiguous().numpy(), wk.numpy(), b.numpy(), out.numpy(), stride[0], stride[1],
-             padding[0], padding[1], threads())
+    out[...] = b  # a fresh buffer: never a view of the bias
+    _scatter(x.detach().contiguous().numpy(), wk.numpy(), out.numpy(), True, stride[0], stride[1], padding[0],
+             padding[1], threads())
     return out.permute(0, 3, 1, 2)
 
 
@@ -111,7 +105,9 @@ def weight_grad(x: Tensor, grad: Tensor, kernel: tuple[int, int], stride: tuple[
     gradient ``grad: [B, C_out, H_out, W_out]``."""
     workers = threads()
     g = grad.detach().permute(0, 2, 3, 1).contiguous()
-    parts = np.zeros((workers, x.shape[1], kernel[0], kernel[1], grad.shape[1]), dtype=g.numpy().dtype)
-    _weight_grad(x.detach().contiguous().numpy(), g.numpy(), parts, stride[0], stride[1], padding[0], padding[1],
-                 workers)
-    return torch.from_numpy(parts.sum(0)).permute(3, 0, 1, 2).contiguous()
+    cin = x.shape[1]
+    parts = np.zeros((workers * cin, kernel[0], kernel[1], grad.shape[1]), dtype=g.numpy().dtype)
+    _scatter(x.detach().contiguous().numpy(), g.numpy(), parts, False, stride[0], stride[1], padding[0], padding[1],
+             workers)
+    total = parts.reshape(workers, cin, kernel[0], kernel[1], grad.shape[1]).sum(0)
+    return torch.from_numpy(total).permute(3, 0, 1, 2).contiguous()
