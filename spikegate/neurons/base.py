@@ -8,6 +8,7 @@ from rest. Hidden state is kept only by the explicit :class:`Stateful` wrapper.
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, Callable, ClassVar, NamedTuple, Sequence
 
@@ -113,7 +114,7 @@ class SequenceModule(nn.Module):
     applied to every time step at once by folding time into the batch."""
 
 
-class NeuronModule(SequenceModule):
+class NeuronModule(SequenceModule, metaclass=abc.ABCMeta):
     """Base of every multi-step neuron layer.
 
     Subclasses set ``op`` (the kernel registry name) and ``step`` (the model's one pure step
@@ -137,11 +138,13 @@ class NeuronModule(SequenceModule):
     def param_shape(self) -> tuple[int, ...]:
         return () if self.shape is None else self.shape
 
-    def params(self) -> NamedTuple:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def params(self) -> NamedTuple:
+        """The step function's parameter NamedTuple, in their physical range."""
 
-    def initial_state(self, like: Tensor) -> NamedTuple:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def initial_state(self, like: Tensor) -> NamedTuple:
+        """The resting state for an input shaped like ``like`` (one step, ``[B, *features]``)."""
 
     # -- inputs and state --------------------------------------------------------------------
     def _inputs(self, x: Tensor, **kwargs: Any) -> reference.Inputs:

@@ -26,6 +26,7 @@ micro-steps, ``[T, L, B, D]``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import threading
 from typing import Any, Callable, Iterator
@@ -118,13 +119,14 @@ def aux_losses() -> Iterator[list[tuple[str, Tensor]]]:
         _local.aux = previous
 
 
-class Convertible(nn.Module):
+class Convertible(nn.Module, metaclass=abc.ABCMeta):
     """A component written against the operator set (module docstring). Subclasses implement
     :meth:`compute`; :func:`spikegate.convert.to_snn` runs the same method with spiking
     operators."""
 
-    def compute(self, ops: AnnOps, *inputs: Any, state: Any = None) -> tuple[Tensor, Any]:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def compute(self, ops: AnnOps, *inputs: Any, state: Any = None) -> tuple[Tensor, Any]:
+        """``(y, state)`` of the component, every nonlinear operation through ``ops``."""
 
     def prepare_conversion(self, require_prepared: bool) -> None:
         """Fix what the spiking version fixes (e.g. the 12-bit GLA decay); with

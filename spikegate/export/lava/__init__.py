@@ -9,7 +9,7 @@
 
 from spikegate.export.lava.emulator import emulate
 from spikegate.export.lava.lava_run import LavaError, LavaTiming, LavaUnavailable, lava_python, run_lava, run_lava_jobs
-from spikegate.export.lava.netx import read_netx, write_netx
+from spikegate.export.lava.netx import NetxUnsupported, read_netx, write_netx
 from spikegate.export.lava.network import Conv, Dense, Flatten, Network, NetworkRun
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LavaUnavailable",
     "Network",
     "NetworkRun",
+    "NetxUnsupported",
     "emulate",
     "lava_python",
     "read_netx",

@@ -39,6 +39,11 @@ from spikegate.neurons.loihi import BIAS_MANT_RANGE, WEIGHT_RANGES, LoihiLIFPara
 NETX_BIAS_EXP = 6
 
 
+class NetxUnsupported(NotImplementedError):
+    """A netx file uses a lava-dl feature that spikegate's integer network cannot run (graded
+    spikes, axonal delays, neuron or layer types other than CUBA/LOIHI dense, conv and flatten)."""
+
+
 def _str(value: str) -> np.ndarray:
     return np.array([value.encode("ascii")], dtype="S10")
 
@@ -183,9 +188,9 @@ def _neuron(g: Any, shape: tuple[int, ...]) -> LoihiLIFParams:
     n = g["neuron"]
     kind = _read_str(n["type"])
     if kind not in ("CUBA", "LOIHI"):
-        raise NotImplementedError(f"{g.name}: neuron type {kind!r} is not supported (CUBA and LOIHI are)")
+        raise NetxUnsupported(f"{g.name}: neuron type {kind!r} is not supported (CUBA and LOIHI are)")
     if "gradedSpike" in n and bool(np.asarray(n["gradedSpike"][()]).reshape(-1)[0]):
-        raise NotImplementedError(f"{g.name}: graded spikes are not supported")
+        raise NetxUnsupported(f"{g.name}: graded spikes are not supported")
     bias_mant: int | torch.Tensor = 0
     bias_exp: int | torch.Tensor = NETX_BIAS_EXP
     if "bias" in g:
@@ -226,7 +231,7 @@ def read_layers(group: Any, *, drop_input_neurons: bool = False) -> Network:
             if layers or input_shape is not None:
                 raise ValueError(f"{g.name}: an input layer must come first")
             if "neuron" in g and not drop_input_neurons:
-                raise NotImplementedError(
+                raise NetxUnsupported(
                     f"{g.name}: input layers with neurons (netx's graded-input encoder) are not supported; "
                     "spikegate networks take spikes (drop_input_neurons=True takes that layer's spikes instead)"
                 )
@@ -236,7 +241,7 @@ def read_layers(group: Any, *, drop_input_neurons: bool = False) -> Network:
             layers.append(Flatten())
             continue
         if "delay" in g:
-            raise NotImplementedError(f"{g.name}: axonal delays are not supported")
+            raise NetxUnsupported(f"{g.name}: axonal delays are not supported")
         if kind == "dense":
             weight = torch.from_numpy(np.asarray(g["weight"][()]).astype(np.int64))
             if weight.dim() == 1:
@@ -255,7 +260,7 @@ def read_layers(group: Any, *, drop_input_neurons: bool = False) -> Network:
             layers.append(Conv(weight, _neuron(g, out_shape), _pair(g, "stride", 1), _pair(g, "padding", 0),
                                _pair(g, "dilation", 1), groups))
         else:
-            raise NotImplementedError(f"{g.name}: layer type {kind!r} is not supported (input, dense, conv, flatten)")
+            raise NetxUnsupported(f"{g.name}: layer type {kind!r} is not supported (input, dense, conv, flatten)")
     if input_shape is None:
         raise ValueError(f"{group.name}: no input shape (no input layer and no dense layer)")
     return Network(input_shape, layers)
