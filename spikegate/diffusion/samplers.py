@@ -63,6 +63,23 @@ def _progress(grid: list[int], progress: bool, desc: str):
     return tqdm(grid, desc=desc, unit="step", leave=False)
 
 
+def _predict(model: EpsModel, schedule: NoiseSchedule, x: Tensor, t: int, s: int | None,
+             clip_x0: bool) -> tuple[float, float, Tensor, Tensor]:
+    """One model call at diffusion step ``t`` before step ``s`` (``None``: the end):
+    ``(alpha_bar_t, alpha_bar_s, x0, eps)``; with ``clip_x0`` the predicted :math:`x_0` is clipped
+    to [-1, 1] and ``eps`` recomputed from it, :math:`\\epsilon = (x - \\sqrt{\\bar\\alpha_t} x_0) /
+    \\sqrt{1 - \\bar\\alpha_t}`."""
+    ab = schedule.alphas_bar
+    ab_t, ab_s = float(ab[t]), (float(ab[s]) if s is not None else 1.0)
+    tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+    eps = model(x, tt)
+    x0 = schedule.predict_x0(x, tt, eps)
+    if clip_x0:
+        x0 = x0.clamp(-1.0, 1.0)
+        eps = (x - ab_t**0.5 * x0) / (1 - ab_t) ** 0.5
+    return ab_t, ab_s, x0, eps
+
+
 @torch.no_grad()
 def ddpm_sample(
     model: EpsModel,
@@ -82,15 +99,9 @@ def ddpm_sample(
     check_choice(variance, "variance", VARIANCES)
     grid = _grid(schedule, steps)
     x = _start(shape, generator, device, dtype)
-    ab = schedule.alphas_bar
     for k, t in enumerate(_progress(grid, progress, "DDPM")):
         s = grid[k + 1] if k + 1 < len(grid) else None
-        ab_t = float(ab[t])
-        ab_s = float(ab[s]) if s is not None else 1.0
-        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        x0 = schedule.predict_x0(x, tt, model(x, tt))
-        if clip_x0:
-            x0 = x0.clamp(-1.0, 1.0)
+        ab_t, ab_s, x0, _ = _predict(model, schedule, x, t, s, clip_x0)
         beta = 1.0 - ab_t / ab_s
         mean = (ab_s**0.5 * beta / (1 - ab_t)) * x0 + ((1 - beta) ** 0.5 * (1 - ab_s) / (1 - ab_t)) * x
         if s is None:
@@ -121,17 +132,9 @@ def ddim_sample(
     check_range(eta, "eta", 0.0, 1.0)
     grid = _grid(schedule, steps)
     x = _start(shape, generator, device, dtype)
-    ab = schedule.alphas_bar
     for k, t in enumerate(_progress(grid, progress, "DDIM")):
         s = grid[k + 1] if k + 1 < len(grid) else None
-        ab_t = float(ab[t])
-        ab_s = float(ab[s]) if s is not None else 1.0
-        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        eps = model(x, tt)
-        x0 = schedule.predict_x0(x, tt, eps)
-        if clip_x0:
-            x0 = x0.clamp(-1.0, 1.0)
-            eps = (x - ab_t**0.5 * x0) / (1 - ab_t) ** 0.5
+        ab_t, ab_s, x0, eps = _predict(model, schedule, x, t, s, clip_x0)
         if s is None:
             x = x0
             continue
