@@ -55,12 +55,15 @@ def _grid(schedule: NoiseSchedule, steps: int | None) -> list[int]:
     return schedule.timesteps(len(schedule) if steps is None else steps).tolist()
 
 
-def _progress(grid: list[int], progress: bool, desc: str):
+def _steps(grid: list[int], progress: bool, desc: str):
+    """``(t, s)`` pairs of the walk: each diffusion step and the next one (``None`` after the last),
+    with a progress bar when asked."""
+    pairs = list(zip(grid, [*grid[1:], None]))
     if not progress:
-        return grid
+        return pairs
     from tqdm import tqdm
 
-    return tqdm(grid, desc=desc, unit="step", leave=False)
+    return tqdm(pairs, desc=desc, unit="step", leave=False)
 
 
 def _predict(model: EpsModel, schedule: NoiseSchedule, x: Tensor, t: int, s: int | None,
@@ -99,8 +102,7 @@ def ddpm_sample(
     check_choice(variance, "variance", VARIANCES)
     grid = _grid(schedule, steps)
     x = _start(shape, generator, device, dtype)
-    for k, t in enumerate(_progress(grid, progress, "DDPM")):
-        s = grid[k + 1] if k + 1 < len(grid) else None
+    for t, s in _steps(grid, progress, "DDPM"):
         ab_t, ab_s, x0, _ = _predict(model, schedule, x, t, s, clip_x0)
         beta = 1.0 - ab_t / ab_s
         mean = (ab_s**0.5 * beta / (1 - ab_t)) * x0 + ((1 - beta) ** 0.5 * (1 - ab_s) / (1 - ab_t)) * x
@@ -132,8 +134,7 @@ def ddim_sample(
     check_range(eta, "eta", 0.0, 1.0)
     grid = _grid(schedule, steps)
     x = _start(shape, generator, device, dtype)
-    for k, t in enumerate(_progress(grid, progress, "DDIM")):
-        s = grid[k + 1] if k + 1 < len(grid) else None
+    for t, s in _steps(grid, progress, "DDIM"):
         ab_t, ab_s, x0, eps = _predict(model, schedule, x, t, s, clip_x0)
         if s is None:
             x = x0

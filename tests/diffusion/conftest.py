@@ -1,13 +1,9 @@
 """The diffusion tests run many small tensor operations, for which one intra-op thread is
-fastest (and reproducible) on a shared machine."""
+fastest (and reproducible) on a shared machine: every test here uses ``one_thread``."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(n)

@@ -17,13 +17,7 @@ from spikegate.neurons import LI, LIF, CubaLIF, Izhikevich, Recurrent, Sequentia
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors on a shared machine: threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rand(*shape, lo=0.0, hi=1.0, gen):

@@ -23,13 +23,7 @@ from spikegate.neurons import LIF, CubaLIF, Sequential
 DT = 1e-4  # snnTorch's export convention
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors on a shared machine: threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _spike_keep_dtype(v):

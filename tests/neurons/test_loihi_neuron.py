@@ -23,12 +23,7 @@ from spikegate.neurons.loihi import (
 M = 1 << 23
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def step(a, u, v, **p):

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from spikegate.kernels.dispatch import BACKENDS, BackendError, note
+from spikegate.kernels.dispatch import note
+from spikegate.kernels.sparse.linear import check_backend, sparse_capable
 
 # Density up to which the sparse kernels beat oneDNN's convolution, forward and backward
 # together, measured with benchmarks/sparse_linear.py (conv section) on the 2-core Xeon.
@@ -106,21 +107,13 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
            padding: int | tuple[int, int] = 0, backend: str = "auto") -> Tensor:
     """``conv2d`` of ``x: [..., C_in, H, W]`` with ``weight: [C_out, C_in, k_h, k_w]`` and zero
     padding -> ``[..., C_out, H_out, W_out]``, on the backend described in the module docstring."""
-    if backend not in BACKENDS:
-        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    check_backend(backend)
     if weight.dim() != 4:
         raise ValueError(f"weight must be [C_out, C_in, k_h, k_w], got shape {tuple(weight.shape)}")
     if x.dim() < 3 or x.shape[-3] != weight.shape[1]:
         raise ValueError(f"x must be [..., {weight.shape[1]}, H, W] for this weight, got shape {tuple(x.shape)}")
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    on_cpu = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-    if backend == "cuda":
-        raise BackendError("no sparse CUDA kernel is registered for 'conv2d'; available: auto, reference, cpu")
-    if backend == "cpu" and not on_cpu:
-        raise BackendError(
-            f"the sparse 'cpu' kernel for 'conv2d' runs on float32/float64 CPU tensors, not "
-            f"{x.dtype} on {x.device.type}; backends that can: reference"
-        )
+    on_cpu = sparse_capable("conv2d", x, backend)
     lead = x.shape[:-3]
     x4 = x.reshape(-1, *x.shape[-3:])
     if backend == "reference" or not on_cpu:

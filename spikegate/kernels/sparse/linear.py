@@ -92,22 +92,33 @@ def _backward(ctx, grad):
 spike_linear.register_autograd(_backward, setup_context=_setup_context)
 
 
+def check_backend(backend: str) -> None:
+    """Refuse a backend name that does not exist."""
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+
+
+def sparse_capable(op: str, x: Tensor, backend: str) -> bool:
+    """Whether the sparse CPU kernels of ``op`` can take ``x`` (float32/float64 on the CPU); a
+    backend that cannot serve the call (``"cuda"``, or ``"cpu"`` for another tensor) is refused."""
+    on_cpu = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    if backend == "cuda":
+        raise BackendError(f"no sparse CUDA kernel is registered for {op!r}; available: auto, reference, cpu")
+    if backend == "cpu" and not on_cpu:
+        raise BackendError(
+            f"the sparse 'cpu' kernel for {op!r} runs on float32/float64 CPU tensors, not "
+            f"{x.dtype} on {x.device.type}; backends that can: reference"
+        )
+    return on_cpu
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, backend: str = "auto") -> Tensor:
     """:math:`x W^T + b` for ``x: [..., K]``, ``weight: [N, K]``, ``bias: [N]`` -> ``[..., N]``,
     on the backend described in the module docstring."""
-    if backend not in BACKENDS:
-        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    check_backend(backend)
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"x has {x.shape[-1]} features, but weight expects {weight.shape[1]}")
-    on_cpu = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-    if backend == "cuda":
-        raise BackendError("no sparse CUDA kernel is registered for 'linear'; available: auto, reference, cpu")
-    if backend == "cpu" and not on_cpu:
-        raise BackendError(
-            f"the sparse 'cpu' kernel for 'linear' runs on float32/float64 CPU tensors, not "
-            f"{x.dtype} on {x.device.type}; backends that can: reference"
-        )
-    if backend == "reference" or not on_cpu:
+    if backend == "reference" or not sparse_capable("linear", x, backend):
         note("linear", "reference")
         return F.linear(x, weight, bias)
     x2 = x.reshape(-1, x.shape[-1]).contiguous()
