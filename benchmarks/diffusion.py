@@ -63,14 +63,15 @@ def runs(a: argparse.Namespace) -> dict[str, dict]:
     (and the hyper-parameters, so a cached model is reused only for the same experiment)."""
     r: dict[str, dict] = {}
     hp = dict(size=a.size, ch=a.ch, ch_mult=list(a.ch_mult), batch=a.batch, lr=a.lr, warmup=a.warmup, ema=a.ema,
-              ft_ema=a.ft_ema, bits=a.bits)
+              ft_ema=a.ft_ema, bits=a.bits, anneal=a.anneal, ft_lr=a.ft_lr)
     for t in sorted(a.spike_steps, key=lambda t: (t != 4, -t)):  # the base first, then the longest
         r[f"snn_T{t}"] = dict(parent=None, kind="snn", T=t, steps=a.steps, seed=0)
     r["ann"] = dict(parent=None, kind="ann", T=1, steps=a.steps, seed=0)
     for s in range(a.seeds):
         for arm in ("plain", "tsm"):
             r[f"ft_{arm}_s{s}"] = dict(parent="snn_T4", kind=arm, T=4, steps=a.tsm_steps, seed=100 + s)
-    r["qat"] = dict(parent="ann", kind="qat", T=2**a.bits - 1, steps=a.tsm_steps, seed=200)
+    # quantization-aware training re-learns the ANN under 2-bit activations: the from-scratch rate
+    r["qat"] = dict(parent="ann", kind="qat", T=2**a.bits - 1, steps=a.tsm_steps, seed=200, lr=a.lr)
     r["convft"] = dict(parent="qat", kind="convft", T=2**a.bits - 1, steps=a.tsm_steps, seed=300)
     for spec in r.values():
         spec["hp"] = hp
@@ -138,8 +139,12 @@ def train_run(a: argparse.Namespace, name: str) -> str:
         live, ema_init, _ = load_run(a, spec["parent"], all_runs, data, schedule)
         live, ema_init = derive(a, spec, live, ema_init, data, schedule)
     scratch = spec["parent"] is None
-    trainer = Trainer(live, schedule, lr=a.lr, warmup=a.warmup if scratch else 0, ema_decay=a.ema if scratch else a.ft_ema,
-                      ema_init=ema_init, norm_eval=spec["kind"] == "convft",
+    # from scratch: warm-up, constant rate, cosine anneal over the last --anneal steps;
+    # fine-tuning (every derived run, both TSM arms alike): --ft-lr (QAT: --lr) annealed over all its steps
+    lr = spec.get("lr", a.lr if scratch else a.ft_lr)
+    trainer = Trainer(live, schedule, lr=lr, warmup=a.warmup if scratch else 0,
+                      total_steps=spec["steps"], anneal=min(a.anneal, spec["steps"]) if scratch else spec["steps"],
+                      ema_decay=a.ema if scratch else a.ft_ema, ema_init=ema_init, norm_eval=spec["kind"] == "convft",
                       generator=torch.Generator().manual_seed(spec["seed"]))
     losses: list[float] = []
     if state is not None:
@@ -190,8 +195,7 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
     """Draw the samples of (run, model variant, threshold scale); cached as a tensor."""
     torch.set_num_threads(1)
     name, variant, scale = job
-    all_steps = runs(a)[name]["steps"]
-    path = os.path.join(a.out, "samples", f"{name}_{all_steps}_{variant}_{scale:g}_n{a.n}_k{a.sample_steps}.pt")
+    path = os.path.join(a.out, "samples", f"{name}_{_run_key(a, name)}_{variant}_{scale:g}_n{a.n}_k{a.sample_steps}.pt")
     if os.path.exists(path):
         return path
     all_runs = runs(a)
@@ -211,6 +215,18 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.save(torch.cat(x), path)
     return path
+
+
+def _run_key(a: argparse.Namespace, name: str) -> str:
+    """A short digest of a run and of its parents' specs (steps and hyper-parameters), so
+    cached samples are reused only for the very same model."""
+    import hashlib
+
+    all_runs, chain = runs(a), []
+    while name is not None:
+        chain.append(all_runs[name])
+        name = all_runs[name]["parent"]
+    return hashlib.sha1(json.dumps(chain, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def sample_jobs(a: argparse.Namespace) -> list[tuple[str, str, float]]:
@@ -250,8 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ch", type=int, default=16)
     p.add_argument("--ch-mult", type=lambda s: [int(v) for v in s.split(",")], default=[1, 2, 2])
     p.add_argument("--spike-steps", type=lambda s: [int(v) for v in s.split(",")], default=[2, 4, 8])
-    p.add_argument("--steps", type=int, default=3000, help="training steps from scratch")
+    p.add_argument("--steps", type=int, default=3600, help="training steps from scratch")
+    p.add_argument("--anneal", type=int, default=600,
+                   help="the last this many steps from scratch anneal the learning rate to 0 (cosine)")
     p.add_argument("--tsm-steps", type=int, default=300, help="fine-tuning steps (TSM arms, QAT, converted SNN)")
+    p.add_argument("--ft-lr", type=float, default=2e-4, help="fine-tuning learning rate, annealed to 0 (cosine)")
     p.add_argument("--seeds", type=int, default=3, help="seeds of the TSM comparison")
     p.add_argument("--bits", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)
@@ -268,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.quick:
         a.out = a.out + "_quick"
-        a.steps, a.tsm_steps, a.seeds, a.n, a.sample_steps, a.checkpoint_every = 30, 6, 1, 40, 4, 30
+        a.steps, a.anneal, a.tsm_steps, a.seeds, a.n, a.sample_steps, a.checkpoint_every = 30, 10, 6, 1, 40, 4, 30
         a.ch, a.spike_steps = 8, [2, 4]
     if 4 not in a.spike_steps:
         raise SystemExit("--spike-steps must include 4 (the base of the TSM and guidance experiments)")

@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     t.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default: 1e-3)")
     t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (default: 200)")
+    t.add_argument("--anneal", type=int, default=0,
+                   help="the last N steps of each stage anneal the learning rate to 0 along a cosine "
+                        "(default: 0 = constant rate)")
     t.add_argument("--ema", type=float, default=0.0,
                    help="EMA decay of the weights, sampled from instead of them; 0 = none, as SDM (default: 0)")
     t.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default: 250)")
@@ -127,8 +130,8 @@ def run_train(args: argparse.Namespace) -> int:
     for name in ("ch", "res_blocks", "spike_steps", "train_steps", "batch", "checkpoint_every"):
         if getattr(args, name) < (0 if name == "res_blocks" else 1):
             raise ValueError(f"--{name.replace('_', '-')} must be >= {0 if name == 'res_blocks' else 1}")
-    if args.tsm_steps < 0 or args.grid < 0 or args.warmup < 0:
-        raise ValueError("--tsm-steps, --grid and --warmup must be >= 0")
+    if args.tsm_steps < 0 or args.grid < 0 or args.warmup < 0 or args.anneal < 0:
+        raise ValueError("--tsm-steps, --grid, --warmup and --anneal must be >= 0")
     if not 0 <= args.ema < 1:
         raise ValueError("--ema must lie in [0, 1)")
     out = ensure_dir(args.out)
@@ -140,14 +143,16 @@ def run_train(args: argparse.Namespace) -> int:
     model = build(config)
     schedule = NoiseSchedule.linear(1000)
     ema = args.ema or None
+    plain_stage = dict(total_steps=args.train_steps, anneal=min(args.anneal, args.train_steps))
+    tsm_stage = dict(total_steps=max(args.tsm_steps, 1), anneal=min(args.anneal, args.tsm_steps))
     trainer = Trainer(model, schedule, lr=args.lr, warmup=args.warmup, ema_decay=ema,
-                      generator=torch.Generator().manual_seed(args.seed))
+                      generator=torch.Generator().manual_seed(args.seed), **plain_stage)
     losses: list[float] = []
     if args.resume:
         ck = load_checkpoint(path)
         if ck["config"]["tsm"]:
             model.enable_tsm()
-            trainer = Trainer(model, schedule, lr=args.lr, ema_decay=ema, generator=trainer.generator)
+            trainer = Trainer(model, schedule, lr=args.lr, ema_decay=ema, generator=trainer.generator, **tsm_stage)
         trainer.load_state_dict(ck["trainer"])
         losses = ck["losses"].tolist()
 
@@ -171,7 +176,8 @@ def run_train(args: argparse.Namespace) -> int:
         if not model.has_tsm:
             init = None if trainer.ema is None else EMA(trainer.ema.model, 0.0).model.enable_tsm()
             model.enable_tsm()
-            trainer = Trainer(model, schedule, lr=args.lr, ema_decay=ema, ema_init=init, generator=trainer.generator)
+            trainer = Trainer(model, schedule, lr=args.lr, ema_decay=ema, ema_init=init, generator=trainer.generator,
+                              **tsm_stage)
         trainer.run(data, total - len(losses), batch_size=args.batch, callback=step_done)
     bar.close()
     save()

@@ -11,6 +11,7 @@ neurons' surrogate gradients (STBP).
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Callable
 
 import torch
@@ -52,9 +53,14 @@ class EMA:
 
 
 class Trainer:
-    """Trains ``model`` in place: AdamW, gradient-norm clipping, a linear learning-rate warm-up
-    over ``warmup`` steps and, with ``ema_decay``, an :class:`EMA` (started from ``ema_init``,
-    an averaged model of the same architecture, when given; else from ``model``).
+    r"""Trains ``model`` in place: AdamW, gradient-norm clipping, a linear learning-rate warm-up
+    over ``warmup`` steps, an optional cosine anneal to zero over the last ``anneal`` of
+    ``total_steps`` steps (learning rate
+    :math:`\eta_k = \eta \cdot \tfrac12 (1 + \cos(\pi (k - k_0) / K_a))` for
+    :math:`k_0 = \text{total} - K_a \le k < \text{total}`; a constant rate leaves the weights
+    of a small-batch diffusion model wandering, and sample quality with them) and, with
+    ``ema_decay``, an :class:`EMA` (started from ``ema_init``, an averaged model of the same
+    architecture, when given; else from ``model``).
     ``norm_eval`` keeps the batch norms in eval mode (running statistics, frozen) while the
     rest trains: the fine-tuning of a converted network, whose thresholds were set for them.
 
@@ -71,6 +77,8 @@ class Trainer:
         weight_decay: float = 0.0,
         grad_clip: float = 1.0,
         warmup: int = 0,
+        total_steps: int | None = None,
+        anneal: int = 0,
         ema_decay: float | None = None,
         ema_init: nn.Module | None = None,
         norm_eval: bool = False,
@@ -79,14 +87,27 @@ class Trainer:
         check_positive(lr, "lr")
         check_positive(grad_clip, "grad_clip")
         check_int(warmup, "warmup")
+        check_int(anneal, "anneal")
+        if anneal and (total_steps is None or check_int(total_steps, "total_steps", minimum=1) < anneal):
+            raise ValueError(f"anneal ({anneal}) needs total_steps >= anneal, got {total_steps}")
         self.model, self.schedule = model, schedule
         self.lr, self.grad_clip, self.warmup = float(lr), float(grad_clip), warmup
+        self.total_steps, self.anneal = total_steps, anneal
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
         self.ema = None if ema_decay is None else EMA(ema_init if ema_init is not None else model, ema_decay)
         self.generator = generator if generator is not None else torch.Generator()
         self.norm_eval = bool(norm_eval)
         self.step = 0
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of optimisation step ``step`` (counted from 0)."""
+        scale = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
+        if self.anneal:
+            start = self.total_steps - self.anneal
+            if step >= start:
+                scale *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - start) / self.anneal)))
+        return self.lr * scale
 
     @property
     def sampling_model(self) -> nn.Module:
@@ -109,9 +130,8 @@ class Trainer:
                     m.eval()
         losses = torch.empty(steps)
         for i in range(steps):
-            scale = min(1.0, (self.step + 1) / self.warmup) if self.warmup else 1.0
             for group in self.optimizer.param_groups:
-                group["lr"] = self.lr * scale
+                group["lr"] = self.lr_at(self.step)
             idx = torch.randint(len(data), (batch_size,), generator=self.generator)
             loss = diffusion_loss(self.model, data[idx], self.schedule, generator=self.generator)
             self.optimizer.zero_grad(set_to_none=True)

@@ -101,15 +101,20 @@ class SNN(nn.Module):
         elif len(state) != len(self.layers):
             raise ValueError(f"state must have one entry per layer ({len(self.layers)}), got {len(state)}")
         new_states = []
+        # the one-step tensor behind a time-constant ``x`` (stride 0 in time); layers read it
+        # directly, so autograd never materialises the [T, ...] gradient of an expand/select pair
+        once: Tensor | None = x[0] if x.stride(0) == 0 else None
         for layer, s in zip(self.layers, state):
             if isinstance(layer, MetaNeuron):
                 x, s = layer(x, s, generator=generator)
+                once = None
             elif isinstance(layer, NeuronModule):
                 x, s = layer(x, s)
-            elif x.stride(0) == 0:
+                once = None
+            elif once is not None:
                 # the same input at every step (direct coding): run the layer once
-                y = layer(x[0])
-                x = y.unsqueeze(0).expand(x.shape[0], *y.shape)
+                once = layer(once)
+                x = once.unsqueeze(0).expand(x.shape[0], *once.shape)
             else:
                 t, b = x.shape[:2]
                 x = layer(x.flatten(0, 1)).unflatten(0, (t, b))

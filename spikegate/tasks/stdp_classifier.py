@@ -6,14 +6,22 @@ lateral inhibition makes it a winner-take-all layer. Per step
 
 .. math::
 
-    I_i[t] = g \frac{\sum_j W_{ij} S^{in}_j[t]}{\sum_j W_{ij}}, \qquad
+    I_i[t] = g\, \frac{\bar n}{\lVert W_i \rVert_2} \frac{\sum_j W_{ij} S^{in}_j[t]}{\sum_j W_{ij}}, \qquad
     \text{then the neuron's own step function with threshold } \vartheta + \theta_i,
 
 and of the neurons whose membrane crossed threshold only the one furthest above it spikes (the
-limit of strong inhibition; the step function runs without reset and
-:func:`spikegate.neurons.lif.apply_reset` resets the winner). Dividing by the weight sum makes
-``gain`` independent of the input size: a neuron whose weights match the input receives about
-``gain`` times the mean spike probability of the active inputs per step.
+step function runs without reset and :func:`spikegate.neurons.lif.apply_reset` resets the
+winner); its spike inhibits every other neuron, :math:`v_k \leftarrow \max(v_k - \iota, 0)` with
+``inhibition`` :math:`\iota`. Without that inhibition the neurons just below the winner fire in
+turn on the next steps and the spike counts stop telling which prototype matched best (on
+MNIST-5000 the decision falls from 83 % to 70 %). Dividing by the weight sum makes ``gain``
+independent of the input size: a neuron whose weights match the input receives about ``gain``
+times the mean spike probability of the active inputs per step. With ``norm_gain`` (default) each
+neuron's input is further scaled by :math:`\bar n / \lVert W_i \rVert_2` (:math:`\bar n` the
+layer's mean norm, so the mean gain is unchanged): the competition then ranks neurons by the
+cosine between input and weights rather than the dot product, which favours prototypes whose
+weight is concentrated on pixels most inputs share (an intrinsic-excitability scaling; Diehl &
+Cook's adaptive threshold plays the same part).
 
 **Learning.** Every input is presented until the layer's first spike (at most ``steps``
 steps): the winner's weights change by pair STDP (:class:`spikegate.plasticity.PairSTDP`,
@@ -54,7 +62,8 @@ from spikegate.surrogate import SurrogateSpec
 
 @dataclass
 class STDPConfig:
-    """Network and learning constants (defaults chosen on digits)."""
+    """Network and learning constants (defaults chosen on digits; ``norm_gain`` and
+    ``inhibition`` are described in the module docstring)."""
 
     n_exc: int = 100
     neuron: str = "lif"
@@ -69,6 +78,8 @@ class STDPConfig:
     a_minus: float = 0.0005
     tau_stdp: float = 20.0
     batch: int = 10
+    norm_gain: bool = True
+    inhibition: float = 0.5
 
     def __post_init__(self) -> None:
         check_int(self.n_exc, "n_exc", minimum=2)
@@ -77,7 +88,7 @@ class STDPConfig:
         check_int(self.batch, "batch", minimum=1)
         for name in ("max_prob", "tau_mem", "gain", "w_sum_per_input", "tau_stdp"):
             check_positive(getattr(self, name), name)
-        for name in ("theta_plus", "a_plus", "a_minus"):
+        for name in ("theta_plus", "a_plus", "a_minus", "inhibition"):
             check_positive(getattr(self, name), name, allow_zero=True)
 
 
@@ -131,6 +142,9 @@ class STDPClassifier:
         active = torch.ones(b, 1, dtype=torch.float64)
         wins = torch.zeros_like(zeros)
         scale = c.gain / (c.w_sum_per_input * self.n_inputs)
+        if c.norm_gain:
+            l2 = self.w.norm(dim=1)
+            scale = scale * (l2.mean() / l2.clamp(min=1e-12))
         params = self._params()
         free = params._replace(reset="none")  # reset after the competition
         out = []
@@ -143,7 +157,11 @@ class STDPClassifier:
                 s, state = meta_step((current, noise), state, free)
             score = torch.where(s > 0, state.v - params.threshold, torch.full_like(s, float("-inf")))
             s = s * nn.functional.one_hot(score.argmax(1), c.n_exc).to(s.dtype)
-            state = state._replace(v=apply_reset(state.v, s, params.threshold, params.reset))
+            v = apply_reset(state.v, s, params.threshold, params.reset)
+            if c.inhibition:
+                fired = s.sum(1, keepdim=True)
+                v = torch.where((s == 0) & (fired > 0), (v - c.inhibition).clamp(min=0.0), v)
+            state = state._replace(v=v)
             if learn:
                 s = s * active
                 dw, stdp_state = self.rule.step(s_in[t] * active, s, self.w, stdp_state)

@@ -56,6 +56,21 @@ def test_resume_from_state_is_exact():
         assert torch.equal(p, q)
 
 
+def test_learning_rate_warms_up_then_anneals_to_zero():
+    t = Trainer(tiny(), SCHEDULE, lr=1e-3, warmup=4, total_steps=20, anneal=10)
+    rates = [t.lr_at(k) for k in range(20)]
+    assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
+    assert rates[4:11] == pytest.approx([1e-3] * 7)  # constant until the anneal starts at step 10
+    assert rates[15] == pytest.approx(0.5e-3)  # half way down the cosine
+    assert all(a > b for a, b in zip(rates[10:], rates[11:])) and rates[19] < 3e-5
+    t.run(data(8), 3, batch_size=4)
+    assert t.optimizer.param_groups[0]["lr"] == pytest.approx(t.lr_at(2))
+    with pytest.raises(ValueError, match="anneal"):
+        Trainer(tiny(), SCHEDULE, anneal=10)
+    with pytest.raises(ValueError, match="anneal"):
+        Trainer(tiny(), SCHEDULE, total_steps=5, anneal=10)
+
+
 def test_norm_eval_freezes_batch_norm_statistics():
     model = tiny()
     bn = model.head.layers[1]

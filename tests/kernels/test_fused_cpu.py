@@ -53,6 +53,18 @@ def test_parameter_shapes(op, params):
     assert_matches(case, evaluate(case, fused(case)), reference_run(case), grad_rtol=1e-9)
 
 
+@pytest.mark.parametrize("op,reset,kind", [(op, reset, "atan") for op in OPS for reset in RESETS])
+def test_one_thread_runs_the_serial_twin_and_matches(op, reset, kind, one_thread, monkeypatch):
+    calls = []
+    for name in ("_forward", "_backward"):
+        for variant in (name, name + "_serial"):
+            kernel = getattr(engine, variant)
+            monkeypatch.setattr(engine, variant, lambda *a, _k=kernel, _v=variant: calls.append(_v) or _k(*a))
+    case = make_case(op, reset, kind, batch=3, seed=11)
+    assert_matches(case, evaluate(case, fused(case)), reference_run(case), grad_rtol=1e-9)
+    assert set(calls) == {"_forward_serial", "_backward_serial"}
+
+
 @pytest.mark.parametrize("op", ["lif", "lif_refractory", "cuba_lif"])
 def test_float32(op):
     case = make_case(op, dtype=torch.float32, seed=5)

@@ -141,6 +141,35 @@ def test_stdp_classifier_on_two_prototypes(neuron, adaptive):
     assert set(clf.assignment.tolist()) == {0, 1}
 
 
+def _fixed_layer(weights, **config):
+    clf = STDPClassifier(weights.shape[1], 2, STDPConfig(n_exc=weights.shape[0], steps=40, max_prob=1.0,
+                                                         w_sum_per_input=1.0, **config))
+    clf.w = weights.to(torch.float64)
+    return clf
+
+
+def test_stdp_inhibition_keeps_the_best_match_winning():
+    # neuron 0 matches the input best, neuron 1 almost as well: without inhibition they take turns
+    w = torch.tensor([[1.0, 1.0, 1.0, 0.1], [1.0, 1.0, 0.8, 0.1], [0.0, 0.1, 0.0, 1.0]])
+    x = torch.tensor([[1.0, 1.0, 1.0, 0.0]]).reshape(1, 1, 2, 2)  # rate 1: a spike per step
+    free = _fixed_layer(w, inhibition=0.0, norm_gain=False).responses(x)[0]
+    inhibited = _fixed_layer(w, inhibition=2.0, norm_gain=False).responses(x)[0]
+    assert free[1] > 0.5 * free[0] > 0  # the runner-up fires about as often
+    assert inhibited[0] > 0 and inhibited[1] == 0 and inhibited[2] == 0
+    with pytest.raises(ValueError, match="inhibition"):
+        STDPConfig(inhibition=-1.0)
+
+
+def test_stdp_norm_gain_ranks_by_cosine():
+    # equal weight sums and equal dot products with x; neuron 1 spreads its weight like x does
+    w = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5]])
+    x = torch.ones(1, 1, 2, 2)
+    by_dot = _fixed_layer(w[[1, 0]], norm_gain=False, inhibition=10.0).responses(x)[0]
+    by_cos = _fixed_layer(w, norm_gain=True, inhibition=10.0).responses(x)[0]
+    assert by_cos[0] == 0 and by_cos[1] > 0
+    assert by_dot[0] > 0 and by_dot[1] == 0  # a tie without it: the first listed wins
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="conv preset needs image"):
         build_model("conv", (50,), 2)
