@@ -70,6 +70,8 @@ def runs(a: argparse.Namespace) -> dict[str, dict]:
     for s in range(a.seeds):
         for arm in ("plain", "tsm"):
             r[f"ft_{arm}_s{s}"] = dict(parent="snn_T4", kind=arm, T=4, steps=a.tsm_steps, seed=100 + s)
+            if arm == "tsm":  # the gains are a few scalars per layer: a larger rate lets them move
+                r[f"ft_{arm}_s{s}"]["gain_lr_mult"] = a.tsm_gain_lr
     # quantization-aware training re-learns the ANN under 2-bit activations: the from-scratch rate
     r["qat"] = dict(parent="ann", kind="qat", T=2**a.bits - 1, steps=a.tsm_steps, seed=200, lr=a.lr)
     r["convft"] = dict(parent="qat", kind="convft", T=2**a.bits - 1, steps=a.tsm_steps, seed=300)
@@ -145,6 +147,7 @@ def train_run(a: argparse.Namespace, name: str) -> str:
     trainer = Trainer(live, schedule, lr=lr, warmup=a.warmup if scratch else 0,
                       total_steps=spec["steps"], anneal=min(a.anneal, spec["steps"]) if scratch else spec["steps"],
                       ema_decay=a.ema if scratch else a.ft_ema, ema_init=ema_init, norm_eval=spec["kind"] == "convft",
+                      lr_multipliers={"gain": spec["gain_lr_mult"]} if "gain_lr_mult" in spec else None,
                       generator=torch.Generator().manual_seed(spec["seed"]))
     losses: list[float] = []
     if state is not None:
@@ -271,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the last this many steps from scratch anneal the learning rate to 0 (cosine)")
     p.add_argument("--tsm-steps", type=int, default=300, help="fine-tuning steps (TSM arms, QAT, converted SNN)")
     p.add_argument("--ft-lr", type=float, default=2e-4, help="fine-tuning learning rate, annealed to 0 (cosine)")
+    p.add_argument("--tsm-gain-lr", type=float, default=10.0, help="TSM gains learn at this multiple of --ft-lr")
     p.add_argument("--seeds", type=int, default=3, help="seeds of the TSM comparison")
     p.add_argument("--bits", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)

@@ -61,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     t.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default: 1e-3)")
     t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (default: 200)")
+    t.add_argument("--tsm-gain-lr", type=positive_float, default=10.0,
+                   help="TSM stage: the gains learn at this multiple of --lr (default: 10)")
     t.add_argument("--anneal", type=int, default=0,
                    help="the last N steps of each stage anneal the learning rate to 0 along a cosine "
                         "(default: 0 = constant rate)")
@@ -144,7 +146,8 @@ def run_train(args: argparse.Namespace) -> int:
     schedule = NoiseSchedule.linear(1000)
     ema = args.ema or None
     plain_stage = dict(total_steps=args.train_steps, anneal=min(args.anneal, args.train_steps))
-    tsm_stage = dict(total_steps=max(args.tsm_steps, 1), anneal=min(args.anneal, args.tsm_steps))
+    tsm_stage = dict(total_steps=max(args.tsm_steps, 1), anneal=min(args.anneal, args.tsm_steps),
+                     lr_multipliers={"gain": args.tsm_gain_lr})
     trainer = Trainer(model, schedule, lr=args.lr, warmup=args.warmup, ema_decay=ema,
                       generator=torch.Generator().manual_seed(args.seed), **plain_stage)
     losses: list[float] = []

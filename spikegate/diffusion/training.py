@@ -61,6 +61,8 @@ class Trainer:
     of a small-batch diffusion model wandering, and sample quality with them) and, with
     ``ema_decay``, an :class:`EMA` (started from ``ema_init``, an averaged model of the same
     architecture, when given; else from ``model``).
+    ``lr_multipliers`` scales the rate of every parameter whose name is a key or ends in ``.key``
+    (e.g. ``{"gain": 10}`` for the few TSM gains among the convolution weights).
     ``norm_eval`` keeps the batch norms in eval mode (running statistics, frozen) while the
     rest trains: the fine-tuning of a converted network, whose thresholds were set for them.
 
@@ -82,6 +84,7 @@ class Trainer:
         ema_decay: float | None = None,
         ema_init: nn.Module | None = None,
         norm_eval: bool = False,
+        lr_multipliers: dict[str, float] | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         check_positive(lr, "lr")
@@ -93,8 +96,17 @@ class Trainer:
         self.model, self.schedule = model, schedule
         self.lr, self.grad_clip, self.warmup = float(lr), float(grad_clip), warmup
         self.total_steps, self.anneal = total_steps, anneal
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
+        mults = dict(lr_multipliers or {})
+        for key, m in mults.items():
+            check_positive(m, f"lr_multipliers[{key!r}]")
+        groups: dict[float, list] = {}
+        for n, p in named:
+            m = next((v for k, v in mults.items() if n == k or n.endswith("." + k)), 1.0)
+            groups.setdefault(float(m), []).append(p)
+        self.optimizer = torch.optim.AdamW([{"params": ps, "lr_mult": m} for m, ps in groups.items()], lr=lr,
+                                           weight_decay=weight_decay)
         self.ema = None if ema_decay is None else EMA(ema_init if ema_init is not None else model, ema_decay)
         self.generator = generator if generator is not None else torch.Generator()
         self.norm_eval = bool(norm_eval)
@@ -131,7 +143,7 @@ class Trainer:
         losses = torch.empty(steps)
         for i in range(steps):
             for group in self.optimizer.param_groups:
-                group["lr"] = self.lr_at(self.step)
+                group["lr"] = self.lr_at(self.step) * group["lr_mult"]
             idx = torch.randint(len(data), (batch_size,), generator=self.generator)
             loss = diffusion_loss(self.model, data[idx], self.schedule, generator=self.generator)
             self.optimizer.zero_grad(set_to_none=True)

@@ -71,6 +71,18 @@ def test_learning_rate_warms_up_then_anneals_to_zero():
         Trainer(tiny(), SCHEDULE, total_steps=5, anneal=10)
 
 
+def test_lr_multipliers_scale_the_named_parameters():
+    model = tiny().enable_tsm()
+    t = Trainer(model, SCHEDULE, lr=1e-3, lr_multipliers={"gain": 10.0})
+    t.run(data(8), 2, batch_size=4)
+    rates = {id(p): g["lr"] for g in t.optimizer.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert rates[id(p)] == pytest.approx(1e-2 if name.endswith(".gain") else 1e-3)
+    assert any(name.endswith(".gain") for name, _ in model.named_parameters())
+    with pytest.raises(ValueError, match="lr_multipliers"):
+        Trainer(tiny(), SCHEDULE, lr_multipliers={"gain": 0.0})
+
+
 def test_norm_eval_freezes_batch_norm_statistics():
     model = tiny()
     bn = model.head.layers[1]

@@ -162,6 +162,11 @@ def leaky(
     """
     tensors = (x, i0, v0, alpha, beta, thr, kappa)
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    if not grad and not torch.compiler.is_compiling():
+        # inference: the engine itself; the registered op's dispatch (autograd, fake-tensor and
+        # dynamo wrappers) costs more than the whole run of a small layer
+        spikes, i, v, r, _ = _engine(engine).forward(x, noise, i0, v0, r0, alpha, beta, thr, kappa, cfg, False)
+        return spikes, i, v, r
     keep_record = grad and cfg.kind == ESCAPE
     spikes, i, v, r, _ = leaky_forward(
         x, noise, i0, v0, r0, alpha, beta, thr, kappa, cfg.reset, cfg.refractory, cfg.kind,
