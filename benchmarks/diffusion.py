@@ -2,19 +2,20 @@
 acceptance table of issue 8 (TARGETS.md §3).
 
 Trains, in worker processes (``--jobs``), a spiking U-Net (IF neurons, T = 2, 4, 8 spike
-steps) and its ANN twin from scratch; fine-tunes the T = 4 model with TSM and, as the control,
-without it for the same steps (``--seeds`` seeds); quantizes the ANN to 2-bit QCFS
+steps) and its ANN twin from scratch (constant rate after a warm-up, then a cosine anneal to 0
+over the last ``--anneal`` steps); fine-tunes the T = 4 model with TSM (gains at ``--tsm-gain-lr`` times the rate) and, as the
+control, without it for the same steps (``--seeds`` seeds; both at ``--ft-lr``, annealed); quantizes the ANN to 2-bit QCFS
 activations (quantization-aware training), converts it to an IF network with T = 3 and
 fine-tunes that. Every model is then sampled with DDIM from the same initial noise (common
 random numbers, so differences between models are not sampling noise) and scored with the
 offline metric of :mod:`spikegate.diffusion.metric`. Samples come from the trained weights,
-as in SDM; an EMA of them is kept and scored once (averaging the weights of a spiking network
-hurts it). The T = 4 model is also sampled under a sweep of threshold-guidance scales.
+as in SDM; an EMA of them is kept and scored once (at this training length it scores worse).
+The T = 4 model is also sampled under a sweep of threshold-guidance scales.
 Energy per noise prediction comes from :func:`spikegate.diffusion.unet_energy` on noised
 test images.
 
-Models and sample sets are cached under ``--out`` (a run continues where it stopped, and a
-longer ``--steps`` resumes training from the cached checkpoints); ``--quick`` is a smoke run
+Models and sample sets are cached under ``--out`` (a run continues where it stopped; a sample
+set is keyed by a digest of its run's and parents' settings); ``--quick`` is a smoke run
 of a few minutes whose numbers mean nothing.
 
     PYTHONPATH=. nice -n 10 python benchmarks/diffusion.py --jobs 3
