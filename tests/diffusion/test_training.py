@@ -48,10 +48,16 @@ def test_resume_from_state_is_exact():
     first = b.run(x, 2, batch_size=4)
     state = copy.deepcopy(b.state_dict())
     c = Trainer(tiny(), SCHEDULE, lr=1e-3, warmup=3, ema_decay=0.9, generator=torch.Generator().manual_seed(99))
-    c.load_state_dict(state)
+    c.load_state_dict(copy.deepcopy(state))  # Adam's moments are loaded without a copy
     second = c.run(x, 2, batch_size=4)
     assert c.step == 4
     assert torch.equal(torch.cat([first, second]), full)
+    # a state written before the trainer had rate multipliers resumes too
+    for group in state["optimizer"]["param_groups"]:
+        del group["lr_mult"]
+    d = Trainer(tiny(), SCHEDULE, lr=1e-3, warmup=3, ema_decay=0.9)
+    d.load_state_dict(state)
+    assert torch.equal(d.run(x, 2, batch_size=4), second)
     for p, q in zip(a.sampling_model.state_dict().values(), c.sampling_model.state_dict().values()):
         assert torch.equal(p, q)
 
