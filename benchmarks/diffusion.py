@@ -24,6 +24,7 @@ of a few minutes whose numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -224,8 +225,6 @@ def sample_set(a: argparse.Namespace, job: tuple[str, str, float]) -> str:
 def _run_key(a: argparse.Namespace, name: str) -> str:
     """A short digest of a run and of its parents' specs (steps and hyper-parameters), so
     cached samples are reused only for the very same model."""
-    import hashlib
-
     all_runs, chain = runs(a), []
     while name is not None:
         chain.append(all_runs[name])

@@ -146,7 +146,7 @@ def run_train(args: argparse.Namespace) -> int:
     schedule = NoiseSchedule.linear(1000)
     ema = args.ema or None
     plain_stage = dict(total_steps=args.train_steps, anneal=min(args.anneal, args.train_steps))
-    tsm_stage = dict(total_steps=max(args.tsm_steps, 1), anneal=min(args.anneal, args.tsm_steps),
+    tsm_stage = dict(total_steps=args.tsm_steps, anneal=min(args.anneal, args.tsm_steps),
                      lr_multipliers={"gain": args.tsm_gain_lr})
     trainer = Trainer(model, schedule, lr=args.lr, warmup=args.warmup, ema_decay=ema,
                       generator=torch.Generator().manual_seed(args.seed), **plain_stage)

@@ -28,16 +28,28 @@ def threads() -> int:
     return count
 
 
-def serial_twin(kernel: Callable, **options) -> Callable:
-    """``kernel`` (a ``parallel=True`` dispatcher) compiled once more without ``parallel``:
-    its ``prange`` loops run as plain loops. Launching a parallel region costs about 0.25 ms
-    on this machine even with one thread, five times the whole 200-step run of a 64-neuron
-    layer at batch 1, so one-thread calls take the twin. The twin is a copy of the Python
-    function under its own name (``<name>_serial``), which gives it its own on-disk cache
-    entry: numba keys cached code by function name and bytecode, not by the
-    ``parallel`` flag."""
-    fn = kernel.py_func
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_serial"
-    twin.__doc__ = fn.__doc__
-    return numba.njit(cache=True, **options)(twin)
+class ParallelKernel:
+    """A numba kernel compiled twice: with ``parallel=True`` and as a serial build whose
+    ``prange`` loops run as plain loops. Every spikegate kernel takes its worker count as the
+    last argument; a call with one worker runs the serial build, because starting a parallel
+    region costs about 0.25 ms on this machine even with one thread, five times the whole
+    200-step run of a 64-neuron layer at batch 1. Both builds are cached on disk under their
+    own names (the serial one as ``<name>_serial``: numba keys cached code by function name and
+    bytecode, not by the ``parallel`` flag)."""
+
+    def __init__(self, fn: Callable, options: dict) -> None:
+        self.parallel = numba.njit(parallel=True, cache=True, **options)(fn)
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                                  fn.__closure__)
+        twin.__qualname__ = fn.__qualname__ + "_serial"
+        self.serial = numba.njit(cache=True, **options)(twin)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args):
+        return (self.parallel if args[-1] > 1 else self.serial)(*args)
+
+
+def parallel_kernel(**options) -> Callable[[Callable], ParallelKernel]:
+    """Decorator: ``@parallel_kernel(error_model="numpy")`` in place of
+    ``@njit(parallel=True, cache=True, error_model="numpy")`` (see :class:`ParallelKernel`)."""
+    return lambda fn: ParallelKernel(fn, options)

@@ -57,9 +57,10 @@ def test_parameter_shapes(op, params):
 def test_one_thread_runs_the_serial_twin_and_matches(op, reset, kind, one_thread, monkeypatch):
     calls = []
     for name in ("_forward", "_backward"):
-        for variant in (name, name + "_serial"):
-            kernel = getattr(engine, variant)
-            monkeypatch.setattr(engine, variant, lambda *a, _k=kernel, _v=variant: calls.append(_v) or _k(*a))
+        for build in ("parallel", "serial"):
+            kernel = getattr(getattr(engine, name), build)
+            monkeypatch.setattr(getattr(engine, name), build,
+                                lambda *a, _k=kernel, _v=f"{name}_{build}": calls.append(_v) or _k(*a))
     case = make_case(op, reset, kind, batch=3, seed=11)
     assert_matches(case, evaluate(case, fused(case)), reference_run(case), grad_rtol=1e-9)
     assert set(calls) == {"_forward_serial", "_backward_serial"}

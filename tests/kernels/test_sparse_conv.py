@@ -48,6 +48,9 @@ def test_sparse_equals_dense(shape, c_out, kernel, stride, padding, bias, dtype)
         torch.testing.assert_close(a, ref, rtol=tol, atol=tol)
 
 
+def test_one_thread_runs_the_serial_build_and_equals_dense(one_thread):
+    test_sparse_equals_dense((4, 2, 8, 8), 3, (2, 3), (2, 1), (0, 1), True, torch.float64)
+
 def test_auto_chooses_by_density():
     w = torch.randn(4, 3, 3, 3, dtype=torch.float64)
     for density, chosen in ((CONV_CROSSOVER / 3, "cpu"), (min(1.0, CONV_CROSSOVER * 10), "reference")):

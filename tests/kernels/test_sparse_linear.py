@@ -37,6 +37,9 @@ def test_sparse_equals_dense(shape, n_out, bias, dtype):
         torch.testing.assert_close(a, ref, rtol=tol, atol=tol)
 
 
+def test_one_thread_runs_the_serial_build_and_equals_dense(one_thread):
+    test_sparse_equals_dense((7, 3, 37), 23, True, torch.float64)
+
 def test_auto_chooses_by_density():
     w = torch.randn(16, 64, dtype=torch.float64)
     for density, chosen in ((CROSSOVER / 3, "cpu"), (min(1.0, CROSSOVER * 4), "reference")):

@@ -4,8 +4,8 @@ Every op of the family is the current-based neuron of ``README.md`` (LIF is the 
 :math:`\alpha = 0`, :math:`I[0] = 0`). Tensors arrive flattened: inputs ``[T, B, N]``, state and
 parameters ``[B, N]`` (parameters already broadcast, so per-layer, per-neuron and per-sample values
 are all the same case). Work is cut into tiles of one batch row and up to ``tile`` neurons; the
-tiles are split statically over ``workers`` threads (one worker runs a serial twin of the
-kernel, without the cost of starting a parallel region). Inside a tile every time step is a handful of
+tiles are split statically over ``workers`` threads (one worker runs the serial build of
+:class:`spikegate.kernels._numba.ParallelKernel`). Inside a tile every time step is a handful of
 short loops over the tile's neurons that LLVM vectorizes; each loop's variant (reset mode,
 surrogate kind, refractory or not) is chosen outside it, so one compiled kernel per dtype serves
 every configuration.
@@ -23,7 +23,7 @@ import torch
 from numba import njit, prange
 from torch import Tensor
 
-from spikegate.kernels._numba import serial_twin, threads
+from spikegate.kernels._numba import parallel_kernel, threads
 from spikegate.kernels.leaky.spec import (
     ATAN,
     ESCAPE,
@@ -105,7 +105,7 @@ def _reverse(u, s, h, a, gs, gv, gi, thr, alpha, beta, c_sub, c_zero, one):  # p
     return gtot, alpha * gtot, gc * beta + gu * (one - a), sh, gc
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@parallel_kernel(error_model="numpy")
 def _forward(x, noise, i, v, r, alpha, beta, thr, kappa, spikes, record, c, reset, kind, keep, tile, workers):  # pragma: no cover - compiled
     """Run all steps; ``i, v, r`` hold the initial state and are overwritten with the final one.
     With ``keep`` the meta-neuron's spikes are also written to ``record`` as bytes."""
@@ -145,7 +145,7 @@ def _forward(x, noise, i, v, r, alpha, beta, thr, kappa, spikes, record, c, rese
     return 0
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@parallel_kernel(error_model="numpy")
 def _backward(grad_s, grad_x, gi, gv, x, record, i0, v0, r0, alpha, beta, thr, kappa,
               g_alpha, g_beta, g_thr, g_kappa, u_tr, act_tr, v_tr, i_tr, i_w, v_w, r_w, s_w, z_w, h_w, g_w,
               c, reset, kind, counting, keep_i, keep_v, params, broadcast, tile, workers):  # pragma: no cover - compiled
@@ -237,10 +237,6 @@ def _backward(grad_s, grad_x, gi, gv, x, record, i0, v0, r0, alpha, beta, thr, k
     return 0
 
 
-_forward_serial = serial_twin(_forward, error_model="numpy")
-_backward_serial = serial_twin(_backward, error_model="numpy")
-
-
 def _tile(n: int, steps: int, traces: int, itemsize: int, workers: int, batch: int) -> int:
     """Neurons per tile: few enough that the backward's ``traces`` stay in cache, a multiple of
     16 (one AVX-512 register of float32), and, with several workers, small enough that each gets
@@ -272,7 +268,7 @@ def forward(
     i, v, r = i0.clone(), v0.clone(), r0.clone()
     record = torch.empty(x.shape if keep_record else (1, 1, 1), dtype=torch.uint8)
     tile = _tile(n, 1, 1, x.element_size(), workers, batch)
-    (_forward if workers > 1 else _forward_serial)(
+    _forward(
         _np(x), _np(x if noise is None else noise), _np(i), _np(v), _np(r), _np(alpha), _np(beta),
         _np(thr), _np(kappa), _np(spikes), _np(record), c, cfg.reset, cfg.kind, keep_record, tile, workers)
     return spikes, i, v, r, (record if keep_record else record[:0])
@@ -306,7 +302,7 @@ def backward(
     vectors = [x.new_empty((workers, tile)) for _ in range(7)]
     broadcast = all(st == 0 for st in grad_s.stride())
     grad_s = grad_s[:1, :1, :1].contiguous() if broadcast else grad_s.contiguous()
-    (_backward if workers > 1 else _backward_serial)(
+    _backward(
         _np(grad_s), _np(grad_x), _np(gi), _np(gv), _np(x), _np(rec), _np(i0), _np(v0), _np(r0),
         _np(alpha), _np(beta), _np(thr), _np(kappa), *(_np(t) for t in g), *(_np(t) for t in traces),
         *(_np(t) for t in vectors), c, cfg.reset, cfg.kind, counting, keep_i, keep_v, params, broadcast,

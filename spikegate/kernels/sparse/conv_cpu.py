@@ -23,7 +23,7 @@ import torch
 from numba import njit, prange
 from torch import Tensor
 
-from spikegate.kernels._numba import threads
+from spikegate.kernels._numba import parallel_kernel, threads
 
 
 @njit(cache=True, inline="always")
@@ -53,7 +53,7 @@ def _reach(y, x, kh, kw, sh, sw, ph, pw, ho, wo, taps):  # pragma: no cover - co
     return n
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract"})
+@parallel_kernel(error_model="numpy", fastmath={"contract"})
 def _scatter(x, src, dst, forward, sh, sw, ph, pw, workers):  # pragma: no cover - compiled
     """For every event ``v = x[b, ci, y, x] != 0`` and every tap ``(ky, kx) -> (oy, ox)`` it reaches:
     forward: ``dst[b, oy, ox] += v * src[ci, ky, kx]`` (src: the weight ``[C_in, k_h, k_w, C_out]``,

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import prange
 from torch import Tensor
 
-from spikegate.kernels._numba import threads
-@njit(parallel=True, cache=True)
+from spikegate.kernels._numba import parallel_kernel, threads
+
+
+@parallel_kernel()
 def _count(x, counts, workers):  # pragma: no cover - compiled
     rows, k = x.shape
     for w in prange(workers):
@@ -32,7 +34,7 @@ def _count(x, counts, workers):  # pragma: no cover - compiled
             counts[r + 1] = c
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _fill(x, ptr, idx, val, workers):  # pragma: no cover - compiled
     rows, k = x.shape
     for w in prange(workers):
@@ -46,7 +48,7 @@ def _fill(x, ptr, idx, val, workers):  # pragma: no cover - compiled
                     p += 1
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath={"contract"})
+@parallel_kernel(error_model="numpy", fastmath={"contract"})
 def _forward(ptr, idx, val, wt, bias, out, workers):  # pragma: no cover - compiled
     """``out[r] = bias + sum_p val[p] * wt[idx[p]]`` over row r's nonzeros; four nonzeros per
     pass, so each output element is loaded and stored once per four weight rows."""
