@@ -269,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ch", type=int, default=16)
     p.add_argument("--ch-mult", type=lambda s: [int(v) for v in s.split(",")], default=[1, 2, 2])
     p.add_argument("--spike-steps", type=lambda s: [int(v) for v in s.split(",")], default=[2, 4, 8])
-    p.add_argument("--steps", type=int, default=3600, help="training steps from scratch")
-    p.add_argument("--anneal", type=int, default=600,
+    p.add_argument("--steps", type=int, default=6500, help="training steps from scratch")
+    p.add_argument("--anneal", type=int, default=1500,
                    help="the last this many steps from scratch anneal the learning rate to 0 (cosine)")
     p.add_argument("--tsm-steps", type=int, default=300, help="fine-tuning steps (TSM arms, QAT, converted SNN)")
     p.add_argument("--ft-lr", type=float, default=2e-4, help="fine-tuning learning rate, annealed to 0 (cosine)")

@@ -85,7 +85,7 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
     print(f"{'quantity':<58}" + "".join(f"{n:>16}" for n in LEARNERS))
     rows = []
     for b in blocks:
-        rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} trials)", f"peak_error_ms[{b.name}]"))
+        rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} no-outcome)", f"peak_error_ms[{b.name}]"))
         rows.append((f"     per-trial mean |peak - delay| ms, {b.name}", f"timing_error_ms[{b.name}]"))
     for b in blocks:
         rows.append((f"T2.2 Pearson r(amplitude, p), {b.name}", f"prob_r[{b.name}]"))

@@ -88,26 +88,34 @@ class DoubleExponential:
 
     so ``r`` is in Hz: a neuron firing regularly at f Hz has a mean ``r`` of f.
 
+    Its peak comes :math:`t^* = \frac{\tau_r\tau_d}{\tau_d - \tau_r}\ln\frac{\tau_d}{\tau_r}`
+    after the spike: a fast rise (2 ms) makes it a synaptic current, a slow one a delayed bump.
+
     Args:
-        tau_rise, tau_decay: time constants in ms, ``0 < tau_rise < tau_decay``; ``tau_decay``
-            may be a tensor ``[N]`` (one decay time per neuron: a spectrum of time scales).
+        tau_rise, tau_decay: time constants in ms, ``0 < tau_rise < tau_decay``; either may be a
+            tensor ``[N]`` (one time constant per neuron: a spectrum of time scales).
         dt: step in ms.
     """
 
-    def __init__(self, tau_rise: float = 2.0, tau_decay: float | Tensor = 20.0, dt: float = 0.5) -> None:
+    def __init__(self, tau_rise: float | Tensor = 2.0, tau_decay: float | Tensor = 20.0, dt: float = 0.5) -> None:
         check_positive(tau_rise, "tau_rise")
         check_positive(tau_decay, "tau_decay")
         check_positive(dt, "dt")
-        if not bool((torch.as_tensor(tau_decay) > tau_rise).all()):
+        if not bool((torch.as_tensor(tau_decay) > torch.as_tensor(tau_rise)).all()):
             raise ValueError(f"tau_rise must be smaller than tau_decay, got {tau_rise} and {tau_decay}")
-        self.tau_rise, self.dt = float(tau_rise), float(dt)
-        self.tau_decay = tau_decay.double() if isinstance(tau_decay, Tensor) else float(tau_decay)
-        self.factor_rise = decay_factor(tau_rise, dt)
-        if isinstance(self.tau_decay, Tensor):
-            self.factor_decay: float | Tensor = torch.exp(-self.dt / self.tau_decay)
-        else:
-            self.factor_decay = decay_factor(self.tau_decay, dt)
+        self.dt = float(dt)
+        self.tau_rise = self._time_constant(tau_rise)
+        self.tau_decay = self._time_constant(tau_decay)
+        self.factor_rise = self._factor(self.tau_rise)
+        self.factor_decay = self._factor(self.tau_decay)
         self.scale = 1000.0 / (self.tau_decay - self.tau_rise)
+
+    @staticmethod
+    def _time_constant(tau: float | Tensor) -> float | Tensor:
+        return tau.double() if isinstance(tau, Tensor) else float(tau)
+
+    def _factor(self, tau: float | Tensor) -> float | Tensor:
+        return torch.exp(-self.dt / tau) if isinstance(tau, Tensor) else decay_factor(tau, self.dt)
 
     def initial_state(self, like: Tensor) -> DoubleExponentialState:
         """Zero traces shaped and typed like ``like`` (``[B, N]``)."""

@@ -11,19 +11,28 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
   signalled on every learning trial (the teacher of the *when* read-out), omissions included;
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
   peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
-  the trials without an outcome stimulus (probes and omissions) among a block's last
-  ``tail_trials``; its adaptation after a switch (T2.3) from its fit to the target over the
+  a block's last ``tail_trials`` trials without an outcome stimulus (probes and omissions:
+  on the others the outcome itself drives the reservoir); its adaptation after a switch (T2.3) from its fit to the target over the
   anticipation window (cue to outcome), which is measured on every trial since no outcome
   stimulus has reached the reservoir yet;
 * blocks switch, unsignalled, the delay (timing switch) and then the cue probabilities
   (probability switch); nothing is reset for the three-factor learner.
 
 The reservoir runs on spikegate's event-driven engine, one continuous network across trials
-(inter-trial background included). Read-out features: each neuron's spikes filtered with a
-rise of 2 ms and its own decay time, log-uniform in ``tau_features`` (a spectrum of synaptic
-time scales, the substrate for interval timing), standardised by running estimates of their
-pre-cue mean and spread (+1 Hz, so silent neurons stay small) and saturating at
-``feature_clip``.
+(inter-trial background included). Read-out features: each neuron's spikes filtered with its
+own rise and decay times (:func:`feature_filter`: decays log-uniform in ``tau_features``, rises
+a log-uniform fraction ``rise_ratio`` of them, a spectrum of synaptic time scales whose slow
+rises turn the cue's spikes into bumps at many delays, the substrate for interval timing;
+by default every rise is 2 ms), standardised by running estimates of their pre-cue mean and
+spread (+1 Hz, so silent neurons stay small), saturating at ``feature_clip``, and optionally
+decorrelated: with ``whiten_trials > 0``, that many exposure trials of the first block (no
+learning, not counted) fix the second moment :math:`C` of the features and the symmetric
+transform :math:`M = (C + \epsilon I)^{-1/2}` that every learner's features go through. Strongly
+correlated features (the largest eigenvalue of :math:`C` is about 100x the 200th) make a
+delta rule such as the three-factor rule slow in the low-variance directions that carry the
+timing; decorrelated, it learns at one rate in every direction (FORCE's recursive least squares
+whitens by itself, through :math:`P`). Biologically, decorrelation is what lateral inhibition
+in the read-out's input layer does.
 
 Read-outs ``z = W f`` (rows: *when*, *what A*, *what B*); targets: a Gaussian bump of width
 ``bump_width * delay`` centred on the outcome time (*when*), times 1[outcome = k] for *what k*,
@@ -45,7 +54,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -92,7 +101,8 @@ class WhatWhenConfig:
         Block("timing switch", 600.0, (1.0, 0.75, 0.5, 0.25), 100),
         Block("probability switch", 600.0, (0.25, 0.5, 0.75, 1.0), 100),
     )
-    tau_features: tuple[float, float] = (20.0, 1000.0)
+    tau_features: tuple[float, float] = (20.0, 1000.0)  # decay times of the feature filters (ms)
+    rise_ratio: tuple[float, float] | None = None  # rise / decay time of the feature filters
     bump_width: float = 0.15
     feature_clip: float = 4.0  # standardised features saturate at +-4
     eta_when: float = 2e-5
@@ -101,15 +111,15 @@ class WhatWhenConfig:
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0
     decay: float = 0.0
-    tail_trials: int = 20  # T2.1 is measured on the last this many trials of each block
+    tail_trials: int = 20  # T2.1: the last this many trials without an outcome stimulus of each block
+    whiten_trials: int = 0  # exposure trials (no learning) that fix a decorrelating transform; 0 = none
+    whiten_eps: float = 0.5  # its regulariser: M = (C + eps I)^(-1/2)
     force_alpha: float = 300.0
     force_every_ms: float = 4.0
     seed: int = 0
 
     def scaled(self, factor: float) -> "WhatWhenConfig":
         """The same run with every block's trial count multiplied by ``factor``."""
-        from dataclasses import replace
-
         blocks = tuple(b._replace(trials=max(10, int(round(b.trials * factor)))) for b in self.blocks)
         return replace(self, blocks=blocks)
 
@@ -154,6 +164,22 @@ def _peak(z: Tensor, dt_ms: float = 1.0, smooth_ms: float = 10.0) -> int:
 def _cos(a: Tensor, b: Tensor) -> float:
     na, nb = a.norm(), b.norm()
     return float((a @ b).abs() / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+def feature_filter(cfg: WhatWhenConfig, n: int, generator: torch.Generator) -> DoubleExponential:
+    r"""The read-out features' filter: per neuron a decay time :math:`\tau_d` log-uniform in
+    ``tau_features`` and a rise time :math:`\tau_r = \max(2, \rho\,\tau_d)` ms with
+    :math:`\rho` log-uniform in ``rise_ratio``. A slow rise delays the filter's peak to
+    :math:`\tau_r\tau_d \ln(\tau_d/\tau_r)/(\tau_d - \tau_r)` after the spikes that drive it, so
+    the cue-evoked spikes leave a family of bumps at many delays (a basis for interval timing);
+    with ``rise_ratio=None`` every rise time is 2 ms (synaptic currents)."""
+    lo, hi = cfg.tau_features
+    tau_d = torch.exp(torch.empty(n, dtype=torch.float64).uniform_(math.log(lo), math.log(hi), generator=generator))
+    if cfg.rise_ratio is None:
+        return DoubleExponential(2.0, tau_d, cfg.dt)
+    ratio = torch.exp(torch.empty(n, dtype=torch.float64).uniform_(
+        math.log(cfg.rise_ratio[0]), math.log(cfg.rise_ratio[1]), generator=generator))
+    return DoubleExponential((ratio * tau_d).clamp(min=2.0), tau_d, cfg.dt)
 
 
 def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
@@ -203,20 +229,81 @@ def run(cfg: WhatWhenConfig = WhatWhenConfig(), *, record: str | os.PathLike | N
         return _run(cfg, net, drives, subsets, rng, recorder, progress)
 
 
+class _FeatureStream:
+    """The reservoir run trial after trial, and its read-out features: filtered spikes,
+    standardised by running estimates of their pre-cue mean and spread, then decorrelated."""
+
+    def __init__(self, cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator) -> None:
+        self.cfg, self.net, self.drives, self.subsets, self.rng = cfg, net, drives, subsets, rng
+        self.steps = int(round(cfg.trial_ms / cfg.dt))
+        self.every = int(round(1.0 / cfg.dt))  # read-outs and learning at 1 ms
+        self.t_ms = torch.arange(0, self.steps, self.every, dtype=torch.float64) * cfg.dt
+        self.filt = feature_filter(cfg, net.n, torch.Generator().manual_seed(int(rng.integers(2**62))))
+        self.state = None
+        self.feat_state = self.filt.initial_state(torch.zeros(1, net.n, dtype=torch.float64))
+        self.baseline = torch.zeros(net.n, dtype=torch.float64)
+        self.spread = torch.ones(net.n, dtype=torch.float64)
+        self.seen = False
+        self.whiten: Tensor | None = None  # M, fixed by expose()
+        self.moment: Tensor | None = None  # C of the exposure trials
+        self.raster: Tensor | None = None  # the last trial's spikes [T, N]
+
+    def trial(self, trial: Trial, recorder=None) -> Tensor:
+        """Run one trial; its features ``[T_ms, N]`` (standardised, before decorrelation)."""
+        cfg, dt, n = self.cfg, self.cfg.dt, self.net.n
+        current = torch.zeros(self.steps, n, dtype=torch.float64)
+        spans = [(self.subsets[trial.cue], cfg.baseline_ms, cfg.cue_ms)]
+        if trial.outcome < 2:
+            spans.append((self.subsets[cfg.n_cues + trial.outcome], cfg.baseline_ms + trial.delay, cfg.outcome_ms))
+        for units, start, length in spans:
+            a, b = int(round(start / dt)), int(round((start + length) / dt))
+            current[a:b, torch.from_numpy(units)] = cfg.stim_amplitude
+        sim = simulate(self.net, self.steps, current=current, poisson=self.drives, state=self.state,
+                       recorder=recorder, generator=self.rng)
+        self.state = sim.state
+        self.raster = sim.spikes.raster(self.steps, n, first_step=self.state.step - self.steps)[:, 0]
+        feats = torch.empty(len(self.t_ms), n, dtype=torch.float64)
+        for s in range(self.steps):
+            r, self.feat_state = self.filt.step(self.raster[s:s + 1], self.feat_state)
+            if s % self.every == 0:
+                feats[s // self.every] = r[0]
+        pre_cue = feats[self.t_ms < cfg.baseline_ms]
+        mean, var = pre_cue.mean(0), pre_cue.var(0) + (pre_cue.mean(0) - self.baseline).pow(2) * self.seen
+        self.baseline = mean if not self.seen else 0.9 * self.baseline + 0.1 * mean
+        self.spread = var if not self.seen else 0.9 * self.spread + 0.1 * var
+        self.seen = True
+        return ((feats - self.baseline) / (self.spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
+
+    def expose(self, trials: list[Trial]) -> None:
+        r"""Run ``trials`` without learning and fix the decorrelating transform from their
+        features' second moment :math:`C`: :math:`M = (C + \epsilon I)^{-1/2}` (symmetric, ZCA)."""
+        if not trials:
+            return
+        c = torch.zeros(self.net.n, self.net.n, dtype=torch.float64)
+        for trial in trials:
+            x = self.trial(trial)
+            c += x.T @ x / (x.shape[0] * len(trials))
+        self.moment = c
+        ev, u = torch.linalg.eigh(c)
+        self.whiten = u @ torch.diag((ev.clamp(min=0) + self.cfg.whiten_eps).rsqrt()) @ u.T
+
+    def features(self, x: Tensor) -> Tensor:
+        return x if self.whiten is None else x @ self.whiten
+
+
 def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, recorder,
          progress: Callable[[int, int], None] | None) -> WhatWhenResult:
     torch_dtype = torch.float64
-    n, dt = net.n, cfg.dt
+    n = net.n
     result = WhatWhenResult(cfg)
     result.spontaneous = spontaneous_activity(net, drives, 2000.0, rng)
     trials = schedule(cfg, rng)
-    steps = int(round(cfg.trial_ms / dt))
-    every = int(round(1.0 / dt))  # read-outs and learning at 1 ms
-    t_ms = torch.arange(0, steps, every, dtype=torch_dtype) * dt
-    tau = torch.exp(torch.empty(n, dtype=torch_dtype).uniform_(
-        math.log(cfg.tau_features[0]), math.log(cfg.tau_features[1]),
-        generator=torch.Generator().manual_seed(int(rng.integers(2**62)))))
-    filt = DoubleExponential(2.0, tau, dt)
+    stream = _FeatureStream(cfg, net, drives, subsets, rng)
+    first = cfg.blocks[0]
+    exposure = schedule(replace(cfg, blocks=(first._replace(trials=cfg.whiten_trials),), probe_fraction=0.0),
+                        rng) if cfg.whiten_trials else []
+    stream.expose(exposure)
+    t_ms = stream.t_ms
     tf_when = ThreeFactor(eta=cfg.eta_when, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
     tf_what = ThreeFactor(eta=cfg.eta_what, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
     force = FORCE(alpha=cfg.force_alpha)
@@ -226,39 +313,12 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         d.update({name: [] for name in LEARNERS})
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
     end_sums: dict[str, dict[int, list[Tensor]]] = {name: {} for name in LEARNERS}
-    block_end = {t.block: i for i, t in enumerate(trials)}  # index of each block's last trial
-    state, feat_state = None, filt.initial_state(torch.zeros(1, n, dtype=torch_dtype))
-    baseline, spread = torch.zeros(n, dtype=torch_dtype), torch.ones(n, dtype=torch_dtype)
-    seen_baseline = False
     cue_on = cfg.baseline_ms
     for index, trial in enumerate(trials):
         if index and trial.block != trials[index - 1].block:
             p_state["FORCE+reset"] = force.reset(p_state["FORCE+reset"])
         out_on = cue_on + trial.delay
-        current = torch.zeros(steps, n, dtype=torch_dtype)
-        spans = [(subsets[trial.cue], cue_on, cfg.cue_ms)]
-        if trial.outcome < 2:
-            spans.append((subsets[cfg.n_cues + trial.outcome], out_on, cfg.outcome_ms))
-        for units, start, length in spans:
-            a, b = int(round(start / dt)), int(round((start + length) / dt))
-            current[a:b, torch.from_numpy(units)] = cfg.stim_amplitude
-        sim = simulate(net, steps, current=current, poisson=drives, state=state, recorder=recorder,
-                       generator=rng)
-        state = sim.state
-        raster = sim.spikes.raster(steps, n, first_step=state.step - steps)[:, 0]
-        if index == len(trials) - 1:
-            result.raster = raster
-        feats = torch.empty(len(t_ms), n, dtype=torch_dtype)
-        for s in range(steps):
-            r, feat_state = filt.step(raster[s:s + 1], feat_state)
-            if s % every == 0:
-                feats[s // every] = r[0]
-        pre_cue = feats[t_ms < cue_on]
-        mean, var = pre_cue.mean(0), pre_cue.var(0) + (pre_cue.mean(0) - baseline).pow(2) * seen_baseline
-        baseline = mean if not seen_baseline else 0.9 * baseline + 0.1 * mean
-        spread = var if not seen_baseline else 0.9 * spread + 0.1 * var
-        seen_baseline = True
-        x = ((feats - baseline) / (spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
+        x = stream.features(stream.trial(trial, recorder))
         width = cfg.bump_width * trial.delay
         bump = _bump(t_ms, out_on, width)
         target = torch.stack([bump, bump * (trial.outcome == 0), bump * (trial.outcome == 1)])
@@ -282,14 +342,15 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
             result.cosines[name].append(_cos(weights[name][0], weights[name][1]))
             if trial.probe:
                 sums[name].setdefault((trial.block, trial.cue), []).append(z.clone())
-            if trial.outcome == 2 and block_end[trial.block] - index < cfg.tail_trials:
+            if trial.outcome == 2:  # no outcome stimulus (probes and omissions): T2.1
                 end_sums[name].setdefault(trial.block, []).append(z.clone())
         result.trials.append(trial)
         if progress is not None:
             progress(index + 1, len(trials))
+    result.raster = stream.raster
     for name in LEARNERS:
         result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}
-        result.end_traces[name] = {k: torch.stack(v).mean(0) for k, v in end_sums[name].items()}
+        result.end_traces[name] = {k: torch.stack(v[-cfg.tail_trials:]).mean(0) for k, v in end_sums[name].items()}
         result.weights[name] = weights[name].clone()
     return result
 

@@ -73,3 +73,34 @@ def test_double_exponential_has_unit_area():
         if n >= steps // 2:
             acc += out.item()
     assert acc / (steps // 2) == pytest.approx(25.0, rel=0.02)
+
+
+def test_double_exponential_per_neuron_time_constants_match_scalar_filters():
+    """Tensors of rise and decay times filter each neuron as its own scalar filter would, and a
+    slow rise delays the peak to tau_r tau_d ln(tau_d / tau_r) / (tau_d - tau_r)."""
+    dt, steps = 0.5, 2400
+    rise = torch.tensor([2.0, 50.0, 300.0], dtype=torch.float64)
+    decay = torch.tensor([20.0, 400.0, 1000.0], dtype=torch.float64)
+    s = _train(steps, [0, 37, 500]).expand(steps, 1, 3).contiguous()
+    joint = DoubleExponential(rise, decay, dt)
+    single = [DoubleExponential(float(r), float(d), dt) for r, d in zip(rise, decay)]
+    state = joint.initial_state(s[0])
+    states = [f.initial_state(s[0][:, :1]) for f in single]
+    out = torch.empty(steps, 3, dtype=torch.float64)
+    for n in range(steps):
+        r, state = joint.step(s[n], state)
+        out[n] = r[0]
+        for k, f in enumerate(single):
+            rk, states[k] = f.step(s[n][:, k:k + 1], states[k])
+            assert rk.item() == pytest.approx(r[0, k].item(), rel=1e-12, abs=1e-15)
+    # one spike alone: the peak of the slow pair
+    lone = DoubleExponential(rise, decay, dt)
+    state, trace = lone.initial_state(s[0]), []
+    for n in range(steps):
+        r, state = lone.step(s[0] if n == 0 else torch.zeros_like(s[0]), state)
+        trace.append(r[0])
+    peak = torch.stack(trace).argmax(0).double() * dt
+    expect = rise * decay * torch.log(decay / rise) / (decay - rise)
+    assert torch.allclose(peak, expect, atol=dt)
+    with pytest.raises(ValueError, match="tau_rise"):
+        DoubleExponential(torch.tensor([2.0, 30.0]), torch.tensor([20.0, 20.0]))

@@ -62,7 +62,7 @@ def test_schedule_follows_the_probabilities():
 
 def test_small_run_end_to_end(tmp_path):
     cfg = replace(
-        ww.WhatWhenConfig(), n_exc=80, n_inh=20, p=0.2, trial_ms=450.0, probe_fraction=0.3, seed=1,
+        ww.WhatWhenConfig(), n_exc=80, n_inh=20, p=0.2, trial_ms=450.0, probe_fraction=0.3, seed=1, whiten_trials=6,
         blocks=(ww.Block("learn", 150.0, (1.0, 0.75, 0.5, 0.25), 24), ww.Block("timing switch", 250.0,
                 (1.0, 0.75, 0.5, 0.25), 12), ww.Block("probability switch", 250.0, (0.25, 0.5, 0.75, 1.0), 12)),
     )
@@ -93,3 +93,33 @@ def test_cli_registers_the_task():
     assert args.task == "what-when" and args.scale == 0.5 and args.no_record
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "what-when", "--scale", "0"])
+
+
+def test_feature_filter_spans_its_time_constants():
+    cfg = replace(ww.WhatWhenConfig(), rise_ratio=(0.02, 0.5))
+    filt = ww.feature_filter(cfg, 2000, torch.Generator().manual_seed(0))
+    lo, hi = cfg.tau_features
+    assert float(filt.tau_decay.min()) >= lo and float(filt.tau_decay.max()) <= hi
+    ratio = filt.tau_rise / filt.tau_decay
+    slow = filt.tau_rise > 2.0  # rises below 2 ms are raised to 2 ms
+    assert bool((ratio[slow] >= cfg.rise_ratio[0] - 1e-12).all()) and bool((ratio <= cfg.rise_ratio[1] + 1e-12).all())
+    assert float(filt.tau_rise.min()) == 2.0 and float(filt.tau_rise.max()) > 200.0
+    plain = ww.feature_filter(replace(cfg, rise_ratio=None), 10, torch.Generator().manual_seed(0))
+    assert plain.tau_rise == 2.0
+
+
+def test_exposure_fixes_a_decorrelating_transform():
+    """M = (C + eps I)^(-1/2): symmetric, and M C M has the eigenvalues lambda / (lambda + eps)."""
+    cfg = replace(ww.WhatWhenConfig(), n_exc=40, n_inh=10, p=0.2, trial_ms=300.0, whiten_eps=0.5,
+                  blocks=(ww.Block("learn", 100.0, (1.0, 0.5, 0.5, 0.25), 4),))
+    rng = np.random.default_rng(3)
+    net, drives, subsets = ww.build(cfg, rng)
+    stream = ww._FeatureStream(cfg, net, drives, subsets, rng)
+    x = torch.randn(7, 50, dtype=torch.float64)
+    assert torch.equal(stream.features(x), x)  # no exposure, no transform
+    stream.expose(ww.schedule(cfg, rng))
+    m, c = stream.whiten, stream.moment
+    assert torch.allclose(m, m.T, atol=1e-12)
+    lam = torch.linalg.eigvalsh(c)
+    assert torch.allclose(torch.linalg.eigvalsh(m @ c @ m), lam / (lam + 0.5), atol=1e-9)
+    assert torch.allclose(stream.features(x), x @ m)
