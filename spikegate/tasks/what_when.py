@@ -12,9 +12,9 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
   peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
   a block's last ``tail_trials`` trials without an outcome stimulus (probes and omissions:
-  on the others the outcome itself drives the reservoir); its adaptation after a switch (T2.3) from its fit to the target over the
-  anticipation window (cue to outcome), which is measured on every trial since no outcome
-  stimulus has reached the reservoir yet;
+  on the others the outcome itself drives the reservoir); its adaptation after a switch
+  (T2.3) from its fit to the target over the anticipation window (cue to outcome), which is
+  measured on every trial since no outcome stimulus has reached the reservoir yet;
 * blocks switch, unsignalled, the delay (timing switch) and then the cue probabilities
   (probability switch); nothing is reset for the three-factor learner.
 
@@ -61,6 +61,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from spikegate._validate import check_positive
 from spikegate.plasticity import FORCE, DoubleExponential, ThreeFactor
 from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_recorder, simulate
 from spikegate.tasks.izhikevich_network import isi_cv
@@ -220,7 +221,8 @@ def spontaneous_activity(net, drives, ms: float, rng: np.random.Generator) -> di
 def run(cfg: WhatWhenConfig = WhatWhenConfig(), *, record: str | os.PathLike | None = None,
         progress: Callable[[int, int], None] | None = None) -> WhatWhenResult:
     """Run the whole paradigm; with ``record``, every trial's spikes go to that HDF5 file
-    (:func:`spikegate.reservoir.network_recorder`; trials back to back in time)."""
+    (:func:`spikegate.reservoir.network_recorder`; trials back to back in time; the exposure
+    trials of ``whiten_trials`` come before and are not recorded)."""
     rng = np.random.default_rng(cfg.seed)
     net, drives, subsets = build(cfg, rng)
     if record is None:
@@ -231,7 +233,8 @@ def run(cfg: WhatWhenConfig = WhatWhenConfig(), *, record: str | os.PathLike | N
 
 class _FeatureStream:
     """The reservoir run trial after trial, and its read-out features: filtered spikes,
-    standardised by running estimates of their pre-cue mean and spread, then decorrelated."""
+    standardised by running estimates of their pre-cue mean and spread and, once
+    :meth:`expose` has run, decorrelated (:meth:`features`)."""
 
     def __init__(self, cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator) -> None:
         self.cfg, self.net, self.drives, self.subsets, self.rng = cfg, net, drives, subsets, rng
@@ -279,6 +282,7 @@ class _FeatureStream:
         features' second moment :math:`C`: :math:`M = (C + \epsilon I)^{-1/2}` (symmetric, ZCA)."""
         if not trials:
             return
+        check_positive(self.cfg.whiten_eps, "whiten_eps")
         c = torch.zeros(self.net.n, self.net.n, dtype=torch.float64)
         for trial in trials:
             x = self.trial(trial)

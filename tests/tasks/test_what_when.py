@@ -123,3 +123,5 @@ def test_exposure_fixes_a_decorrelating_transform():
     lam = torch.linalg.eigvalsh(c)
     assert torch.allclose(torch.linalg.eigvalsh(m @ c @ m), lam / (lam + 0.5), atol=1e-9)
     assert torch.allclose(stream.features(x), x @ m)
+    with pytest.raises(ValueError, match="whiten_eps"):
+        ww._FeatureStream(replace(cfg, whiten_eps=0.0), net, drives, subsets, rng).expose(ww.schedule(cfg, rng)[:1])
