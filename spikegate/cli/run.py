@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-from spikegate.cli._common import add_out, add_seed, ensure_dir, positive_float
+from spikegate.cli._common import add_out, add_seed, ensure_dir, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ww.add_argument("--scale", type=positive_float, default=1.0,
                     help="multiply every block's number of trials (default 1: 150 + 100 + 100)")
     ww.add_argument("--no-record", action="store_true", help="do not write recording.h5")
+    ww.add_argument("--seeds", type=positive_int, default=1, metavar="N",
+                    help="run seeds SEED .. SEED+N-1 and print every quantity's mean, spread and per-seed "
+                         "values as well (figures and recording: the first seed; summary.json: every seed's; default 1)")
+    ww.add_argument("--jobs", type=positive_int, default=1, metavar="J", help="worker processes for the extra seeds (default 1)")
     ww.set_defaults(func=run_what_when)
 
 
@@ -39,8 +43,20 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _what_when_summary(cfg) -> dict:
+    """One seed's summary, in a worker process (no figures, no recording)."""
+    import torch
+
+    from spikegate.tasks import what_when as ww
+
+    torch.set_num_threads(1)
+    return ww.summary(ww.run(cfg))
+
+
 def run_what_when(args: argparse.Namespace) -> int:
+    from concurrent.futures import ProcessPoolExecutor
     from dataclasses import replace
+    from multiprocessing import get_context
 
     import torch
     from tqdm import tqdm
@@ -52,6 +68,9 @@ def run_what_when(args: argparse.Namespace) -> int:
     out = ensure_dir(args.out)
     cfg = replace(ww.WhatWhenConfig(), seed=args.seed).scaled(args.scale)
     total = sum(b.trials for b in cfg.blocks)
+    extra = [replace(cfg, seed=args.seed + k) for k in range(1, args.seeds)]
+    pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) if extra else None
+    futures = [pool.submit(_what_when_summary, c) for c in extra] if pool else []
     bar = tqdm(total=total, desc="what-when", unit="trial", leave=False)
     t0 = time.perf_counter()
     rec_path = os.path.join(out, "recording.h5")
@@ -59,42 +78,87 @@ def run_what_when(args: argparse.Namespace) -> int:
     def progress(done: int, _: int) -> None:
         bar.update(done - bar.n)
 
-    result = ww.run(cfg, record=None if args.no_record else rec_path, progress=progress)
-    bar.close()
-    wall = time.perf_counter() - t0
-    summary = ww.summary(result)
-    figures = all_figures(result, out)
+    try:
+        result = ww.run(cfg, record=None if args.no_record else rec_path, progress=progress)
+        bar.close()
+        wall = time.perf_counter() - t0
+        summary = ww.summary(result)
+        figures = all_figures(result, out)
+        _print(cfg, summary, total, wall)
+        report = summary
+        if pool is not None:
+            summaries = [summary] + [f.result() for f in tqdm(futures, desc="other seeds", unit="seed", leave=False)]
+            report = {"seeds": [c.seed for c in [cfg] + extra], "summaries": summaries}
+            print()
+            _print_seeds(cfg, summaries, time.perf_counter() - t0)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1, default=float)
-    _print(cfg, summary, total, wall)
+        json.dump(report, f, indent=1, default=float)
     print(f"wrote {', '.join(os.path.basename(p) for p in figures)}, summary.json"
           + ("" if args.no_record else ", recording.h5") + f" in {out}")
     return 0
 
 
-def _print(cfg, s: dict, total: int, wall: float) -> None:
-    from spikegate.tasks.what_when import LEARNERS
-
-    blocks = cfg.blocks
-    sp = s["spontaneous"]
-    print(f"what/when task: {cfg.n_exc}+{cfg.n_inh} Izhikevich neurons, {total} trials "
-          f"({', '.join(f'{b.name}: {b.trials} trials, delay {b.delay:g} ms, P(A|cue) {b.probs}' for b in blocks)}), "
-          f"{wall:.0f} s")
-    print(f"T2.5 reservoir sanity: spontaneous rate {sp['rate_hz']:.2f} Hz (goal 2-10), ISI CV {sp['isi_cv']:.2f} "
-          f"(goal 0.8-1.5)")
-    print(f"{'quantity':<58}" + "".join(f"{n:>16}" for n in LEARNERS))
+def _rows(cfg) -> list[tuple[str, str]]:
+    """(label, summary key) of every printed quantity."""
     rows = []
-    for b in blocks:
+    for b in cfg.blocks:
         rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} no-outcome)", f"peak_error_ms[{b.name}]"))
         rows.append((f"     per-trial mean |peak - delay| ms, {b.name}", f"timing_error_ms[{b.name}]"))
-    for b in blocks:
+    for b in cfg.blocks:
         rows.append((f"T2.2 Pearson r(amplitude, p), {b.name}", f"prob_r[{b.name}]"))
         rows.append((f"     normalised slope, {b.name}", f"prob_slope_norm[{b.name}]"))
     rows += [("T2.3 trials to 90 % after the timing switch (when R^2)", "adapt_timing_trials"),
              ("     trials to re-reach 90 % after the probability switch", "adapt_probability_trials"),
              ("T2.4 |cos(W_what, W_when)| after 10 trials", "cos_what_when_early"),
              ("     |cos(W_what, W_when)| at the end", "cos_what_when_end")]
-    for label, key in rows:
-        print(f"{label:<58}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
-    print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; goals: T2.1 <= 20 ms, "
-          "T2.2 r >= 0.95 and slope 1 +- 0.2, T2.3 three-factor <= 20 and FORCE >= 2x slower, T2.4 <= 0.2)")
+    return rows
+
+
+_GOALS = ("goals: T2.1 <= 20 ms, T2.2 r >= 0.95 and slope 1 +- 0.2, T2.3 three-factor <= 20 and FORCE >= 2x "
+          "slower, T2.4 <= 0.2")
+
+
+def _print(cfg, s: dict, total: int, wall: float) -> None:
+    from spikegate.tasks.what_when import LEARNERS
+
+    sp = s["spontaneous"]
+    print(f"what/when task: {cfg.n_exc}+{cfg.n_inh} Izhikevich neurons, {total} trials "
+          f"({', '.join(f'{b.name}: {b.trials} trials, delay {b.delay:g} ms, P(A|cue) {b.probs}' for b in cfg.blocks)}), "
+          f"seed {cfg.seed}, {wall:.0f} s")
+    print(f"T2.5 reservoir sanity: spontaneous rate {sp['rate_hz']:.2f} Hz (goal 2-10), ISI CV {sp['isi_cv']:.2f} "
+          f"(goal 0.8-1.5)")
+    print(f"{'quantity':<68}" + "".join(f"{n:>16}" for n in LEARNERS))
+    for label, key in _rows(cfg):
+        print(f"{label:<68}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
+    print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; {_GOALS})")
+
+
+def seed_statistics(values: list) -> str:
+    """``mean ± sd [v1, v2, ...]`` of one quantity over seeds; ``never`` (``None``) is kept in
+    the list and left out of the mean, and an empty mean reads ``never``."""
+    import math
+
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    listed = ", ".join("never" if v is None else f"{float(v):.3g}" for v in values)
+    if not finite:
+        return f"never [{listed}]"
+    mean = sum(finite) / len(finite)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else 0.0
+    return f"{mean:.3g} ± {sd:.2g} [{listed}]"
+
+
+def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:
+    from spikegate.tasks.what_when import LEARNERS
+
+    print(f"over {len(summaries)} seeds from {cfg.seed} (mean ± sd [per seed]; {wall:.0f} s in all)")
+    sp = [s["spontaneous"] for s in summaries]
+    print(f"T2.5 spontaneous rate Hz {seed_statistics([x['rate_hz'] for x in sp])}, "
+          f"ISI CV {seed_statistics([x['isi_cv'] for x in sp])}")
+    for name in LEARNERS:
+        print(f"{name}:")
+        for label, key in _rows(cfg):
+            print(f"  {label.strip():<68}{seed_statistics([s[name].get(key) for s in summaries])}")
+    print(f"({_GOALS})")

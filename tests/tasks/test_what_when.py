@@ -125,3 +125,15 @@ def test_exposure_fixes_a_decorrelating_transform():
     assert torch.allclose(stream.features(x), x @ m)
     with pytest.raises(ValueError, match="whiten_eps"):
         ww._FeatureStream(replace(cfg, whiten_eps=0.0), net, drives, subsets, rng).expose(ww.schedule(cfg, rng)[:1])
+
+
+def test_cli_seed_statistics_and_options():
+    from spikegate.cli.run import seed_statistics
+
+    assert seed_statistics([10, 20, None]) == "15 ± 7.1 [10, 20, never]"
+    assert seed_statistics([None, None]) == "never [never, never]"
+    assert seed_statistics([0.5]) == "0.5 ± 0 [0.5]"
+    args = build_parser().parse_args(["run", "what-when", "--seeds", "3", "--jobs", "2"])
+    assert args.seeds == 3 and args.jobs == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "what-when", "--seeds", "0"])
