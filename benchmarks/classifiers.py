@@ -36,6 +36,7 @@ import tempfile
 import time
 
 import torch
+from common import percent_mean_sd
 
 from spikegate.encoding import bernoulli
 from spikegate.encoding.lzc import lzc
@@ -102,13 +103,6 @@ def tempotron(data: TaskData, neuron: str, learnable: bool, seed: int, args: arg
 CELLS = {"bptt": bptt, "stdp": stdp, "tempotron": tempotron}
 
 
-def fmt(values: list[float]) -> str:
-    if not values:
-        return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):5.1f} ± {100 * sd:4.1f}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default=",".join(TASKS))
@@ -164,19 +158,19 @@ def main() -> None:
     print(head)
     for rule, neuron, learnable in itertools.product(rules, neurons, (False, True)):
         print(f"{rule:<10}{neuron:<7}{'learnable' if learnable else 'fixed':<11}"
-              + "".join(f"{fmt(accs(t, rule, neuron, learnable)):>16}" for t in tasks))
+              + "".join(f"{percent_mean_sd(accs(t, rule, neuron, learnable)):>16}" for t in tasks))
     if "bptt" in rules:
         print("\nBPTT, decision by output spike counts instead of LZC (%)")
         print(head)
         for neuron, learnable in itertools.product(neurons, (False, True)):
             print(f"{'bptt':<10}{neuron:<7}{'learnable' if learnable else 'fixed':<11}"
-                  + "".join(f"{fmt(accs(t, 'bptt', neuron, learnable, 'acc_counts')):>16}" for t in tasks))
+                  + "".join(f"{percent_mean_sd(accs(t, 'bptt', neuron, learnable, 'acc_counts')):>16}" for t in tasks))
     if "stdp" in rules:
         print("\nSTDP, decision by Diehl & Cook label assignment instead of LZC (%)")
         print(head)
         for neuron, learnable in itertools.product(neurons, (False, True)):
             print(f"{'stdp':<10}{neuron:<7}{'learnable' if learnable else 'fixed':<11}"
-                  + "".join(f"{fmt(accs(t, 'stdp', neuron, learnable, 'acc_assignment')):>16}" for t in tasks))
+                  + "".join(f"{percent_mean_sd(accs(t, 'stdp', neuron, learnable, 'acc_assignment')):>16}" for t in tasks))
     print("\nGap learnable - fixed (points): mean ± std, and seeds with a gap >= 3 points")
     print(f"{'rule':<10}{'neuron':<7}" + "".join(f"{t:>22}" for t in tasks))
     for rule, neuron in itertools.product(rules, neurons):

@@ -26,6 +26,14 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BETA, THRESHOLD = 0.9, 1.0
+
+
+def percent_mean_sd(values: list[float]) -> str:
+    """Fractions over seeds as ``mean ± sd`` in percent (``-`` for none)."""
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):5.1f} ± {100 * sd:4.1f}"
 PEERS = ("snntorch", "norse", "spikingjelly")
 IMPLEMENTATIONS = ("spikegate", *PEERS, "torch loop")
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 
 import torch
+from common import percent_mean_sd
 
 from spikegate.tasks.data import load_task
 from spikegate.tasks.stdp_classifier import STDPClassifier, STDPConfig
@@ -53,11 +53,6 @@ def kmeans_reference(x_tr, y_tr, x_te, y_te, k: int, seed: int, iters: int = 30)
     labels = torch.stack([torch.bincount(y_tr[nearest == i], minlength=int(y_tr.max()) + 1).argmax()
                           if bool((nearest == i).any()) else torch.tensor(0) for i in range(k)])
     return accuracy(labels[torch.cdist(x_te, centres).argmin(1)], y_te)
-
-
-def fmt(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):5.1f} ± {100 * sd:4.1f}"
 
 
 def main() -> None:
@@ -96,8 +91,8 @@ def main() -> None:
         print("| model | " + " | ".join(f"epoch {e + 1}" for e in range(args.epochs)) + " |")
         print("|---|" + "---|" * args.epochs)
         for name, runs in results.items():
-            print(f"| {name.strip()} | " + " | ".join(fmt([r[e] for r in runs]) for e in range(args.epochs)) + " |")
-        print(f"| k-means, {args.neurons} centres (no spikes) | {fmt(km)} |" + " |" * (args.epochs - 1))
+            print(f"| {name.strip()} | " + " | ".join(percent_mean_sd([r[e] for r in runs]) for e in range(args.epochs)) + " |")
+        print(f"| k-means, {args.neurons} centres (no spikes) | {percent_mean_sd(km)} |" + " |" * (args.epochs - 1))
 
 
 if __name__ == "__main__":

@@ -140,14 +140,14 @@ def seed_statistics(values: list) -> str:
     """``mean ± sd [v1, v2, ...]`` of one quantity over seeds; ``never`` (``None``) is kept in
     the list and left out of the mean, and an empty mean reads ``never``."""
     import math
+    import statistics
 
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     listed = ", ".join("never" if v is None else f"{float(v):.3g}" for v in values)
     if not finite:
         return f"never [{listed}]"
-    mean = sum(finite) / len(finite)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else 0.0
-    return f"{mean:.3g} ± {sd:.2g} [{listed}]"
+    sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return f"{statistics.mean(finite):.3g} ± {sd:.2g} [{listed}]"
 
 
 def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:

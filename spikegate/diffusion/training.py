@@ -107,7 +107,6 @@ class Trainer:
             groups.setdefault(float(m), []).append(p)
         self.optimizer = torch.optim.AdamW([{"params": ps, "lr_mult": m} for m, ps in groups.items()], lr=lr,
                                            weight_decay=weight_decay)
-        self._group_mults = list(groups)
         self.ema = None if ema_decay is None else EMA(ema_init if ema_init is not None else model, ema_decay)
         self.generator = generator if generator is not None else torch.Generator()
         self.norm_eval = bool(norm_eval)
@@ -174,9 +173,10 @@ class Trainer:
         if (state.get("ema") is None) != (self.ema is None):
             raise ValueError("the state and this trainer disagree on keeping an EMA")
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
         # the rate multipliers belong to this trainer (older states do not carry them)
-        for group, mult in zip(self.optimizer.param_groups, self._group_mults):
+        mults = [group["lr_mult"] for group in self.optimizer.param_groups]
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group, mult in zip(self.optimizer.param_groups, mults):
             group["lr_mult"] = mult
         if self.ema is not None:
             self.ema.model.load_state_dict(state["ema"])

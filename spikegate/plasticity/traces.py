@@ -35,10 +35,13 @@ from spikegate._validate import check_positive
 TRACE_MODES: tuple[str, ...] = ("all_to_all", "nearest")
 
 
-def decay_factor(tau: float, dt: float) -> float:
-    r""":math:`e^{-\Delta t/\tau}` for ``tau`` and ``dt`` in ms (both > 0)."""
+def decay_factor(tau: float | Tensor, dt: float) -> float | Tensor:
+    r""":math:`e^{-\Delta t/\tau}` for ``tau`` and ``dt`` in ms (both > 0); a tensor of time
+    constants gives a float64 tensor of factors."""
     check_positive(tau, "tau")
     check_positive(dt, "dt")
+    if isinstance(tau, Tensor):
+        return torch.exp(-float(dt) / tau.double())
     return math.exp(-float(dt) / float(tau))
 
 
@@ -106,16 +109,13 @@ class DoubleExponential:
         self.dt = float(dt)
         self.tau_rise = self._time_constant(tau_rise)
         self.tau_decay = self._time_constant(tau_decay)
-        self.factor_rise = self._factor(self.tau_rise)
-        self.factor_decay = self._factor(self.tau_decay)
+        self.factor_rise = decay_factor(self.tau_rise, self.dt)
+        self.factor_decay = decay_factor(self.tau_decay, self.dt)
         self.scale = 1000.0 / (self.tau_decay - self.tau_rise)
 
     @staticmethod
     def _time_constant(tau: float | Tensor) -> float | Tensor:
         return tau.double() if isinstance(tau, Tensor) else float(tau)
-
-    def _factor(self, tau: float | Tensor) -> float | Tensor:
-        return torch.exp(-self.dt / tau) if isinstance(tau, Tensor) else decay_factor(tau, self.dt)
 
     def initial_state(self, like: Tensor) -> DoubleExponentialState:
         """Zero traces shaped and typed like ``like`` (``[B, N]``)."""

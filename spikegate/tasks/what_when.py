@@ -174,13 +174,13 @@ def feature_filter(cfg: WhatWhenConfig, n: int, generator: torch.Generator) -> D
     :math:`\tau_r\tau_d \ln(\tau_d/\tau_r)/(\tau_d - \tau_r)` after the spikes that drive it, so
     the cue-evoked spikes leave a family of bumps at many delays (a basis for interval timing);
     with ``rise_ratio=None`` every rise time is 2 ms (synaptic currents)."""
-    lo, hi = cfg.tau_features
-    tau_d = torch.exp(torch.empty(n, dtype=torch.float64).uniform_(math.log(lo), math.log(hi), generator=generator))
+    def log_uniform(lo: float, hi: float) -> Tensor:
+        return torch.exp(torch.empty(n, dtype=torch.float64).uniform_(math.log(lo), math.log(hi), generator=generator))
+
+    tau_d = log_uniform(*cfg.tau_features)
     if cfg.rise_ratio is None:
         return DoubleExponential(2.0, tau_d, cfg.dt)
-    ratio = torch.exp(torch.empty(n, dtype=torch.float64).uniform_(
-        math.log(cfg.rise_ratio[0]), math.log(cfg.rise_ratio[1]), generator=generator))
-    return DoubleExponential((ratio * tau_d).clamp(min=2.0), tau_d, cfg.dt)
+    return DoubleExponential((log_uniform(*cfg.rise_ratio) * tau_d).clamp(min=2.0), tau_d, cfg.dt)
 
 
 def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
