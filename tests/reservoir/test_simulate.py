@@ -133,6 +133,46 @@ def test_poisson_drive_statistics(backend, rate):
     assert not torch.equal(res.state.neuron.v, other.state.neuron.v)
 
 
+def test_poisson_inversion_equals_the_plain_loop():
+    """The kernel's inversion (tabulated and branch-free up to 3 events per step) gives the
+    sums of the plain loop: count by summing the Poisson probabilities term by term, then add
+    the weight that many times; the same uniforms (xorshift64*) in the same order."""
+    from spikegate.kernels.reservoir import cpu as kernel
+
+    mask = (1 << 64) - 1
+
+    def uniform(x: int) -> tuple[int, float]:
+        x ^= x >> 12
+        x ^= (x << 25) & mask
+        x ^= x >> 27
+        return x, float(((x * 2685821657736338717) & mask) >> 11) * (1.0 / 9007199254740992.0)
+
+    dt, n = 1.0, 120
+    rate = np.concatenate([np.geomspace(100.0, 40000.0, n - 2), [1e6, 99.0]])[None]  # lambda 0.1 .. 1000
+    weight = np.linspace(-0.7, 0.9, n)[None]
+    lam, cdf, p_last = kernel.poisson_table(rate, dt)
+    rng = kernel.seed_state(123)
+    state = int(rng[0])
+    v = np.linspace(-70.0, -50.0, n)
+    expected = v.copy()
+    t_next = np.full(rate.shape, np.inf)  # the last neuron (lambda < 0.1) has no event
+    for step in range(30):
+        kernel._poisson(step, dt, rate, lam, cdf, p_last, weight, t_next, v, rng)
+        for i in range(n - 1):
+            state, u = uniform(state)
+            lam_i = rate[0, i] * dt / 1000.0
+            p = cdf[0, i, 0]  # exp(-lambda), as the kernel computes it
+            cum, count = p, 0
+            while u > cum and count < 1000:
+                count += 1
+                p *= lam_i / count
+                cum += p
+            for _ in range(count):
+                expected[i] += weight[0, i]
+        assert np.array_equal(v, expected)
+    assert int(rng[0]) == state
+
+
 def test_batched_reference_equals_separate_runs():
     net, current, inputs, _ = _case("lif-subtract")
     g = torch.Generator().manual_seed(3)

@@ -26,6 +26,9 @@ NO_RULE, PAIR, TRIPLET = 0, 1, 2
 (P_A_PLUS, P_A_MINUS, P_A2_PLUS, P_A3_PLUS, P_A2_MINUS, P_A3_MINUS, P_W_MIN, P_W_MAX, P_MU,
  P_MULTIPLICATIVE, P_NEAREST, P_F0, P_F1, P_F2, P_F3) = range(15)
 RULE_PARAMS = 15
+# Poisson inversion: the cumulative probabilities P(count <= m), m = 0..3, tabulated per drive
+# and neuron (``_poisson`` is written for exactly these four)
+POISSON_TABLE = 4
 
 
 @numba.njit(cache=True, inline="always")
@@ -38,11 +41,13 @@ def _bump(trace, i, nearest):
 
 @numba.njit(cache=True)
 def _neurons(model, step, v, u, p0, p1, p2, p3, dt, v_peak, reset, refractory,
-             current, has_current, spikes_out):
-    """Update every neuron; write the indices of the spiking ones to ``spikes_out``; return
-    their count. ``p0..p3`` are (a, b, c, d) for Izhikevich, (beta, threshold, -, -) for LIF."""
+             current, has_current, fired_out, spikes_out):
+    """Update every neuron; write the indices of the spiking ones to ``spikes_out`` (``[N]``;
+    entries past the count are scratch); return their count. ``p0..p3`` are (a, b, c, d) for
+    Izhikevich, (beta, threshold, -, -) for LIF. ``fired_out`` (bool ``[N]``) is scratch: the
+    update loop stores a spike flag per neuron instead of branching on it, so the compiler
+    vectorizes it; the indices are collected from the flags afterwards, in increasing order."""
     n = v.shape[0]
-    count = 0
     for i in range(n):
         x = current[step, i] if has_current else 0.0
         vi = v[i]
@@ -77,9 +82,11 @@ def _neurons(model, step, v, u, p0, p1, p2, p3, dt, v_peak, reset, refractory,
             s = 1.0 if fired else 0.0
             v[i] = vn * (1 - s) + p2[i] * s
             u[i] = un + p3[i] * s
-        if fired:
-            spikes_out[count] = i
-            count += 1
+        fired_out[i] = fired
+    count = 0
+    for i in range(n):
+        spikes_out[count] = i
+        count += fired_out[i]
     return count
 
 
@@ -122,26 +129,70 @@ def seed_state(seed):
 
 
 @numba.njit(cache=True)
-def _poisson(step, dt, rate, p_zero, weight, t_next, v, rng):
+def poisson_table(rate, dt):
+    """The per-step constants of the inversion in :func:`_poisson`, for drive ``k`` and neuron
+    ``i``: ``lam[k, i] = r dt / 1000`` (``[K, N]``); the cumulative probabilities
+    ``cdf[k, i, m] = P(count <= m)`` for ``m < POISSON_TABLE`` (``[K, N, POISSON_TABLE]``);
+    ``p_last[k, i] = P(count = POISSON_TABLE - 1)`` (``[K, N]``), where the inversion loop goes
+    on. They are computed by the same floating-point operations, in the same order, as that
+    loop, so comparing a uniform with them gives the counts the loop gives."""
+    p_zero = np.exp(-rate * dt / 1000.0)
+    lam = np.empty(rate.shape)
+    cdf = np.empty((rate.shape[0], rate.shape[1], POISSON_TABLE))
+    p_last = np.empty(rate.shape)
+    for k in range(rate.shape[0]):
+        for i in range(rate.shape[1]):
+            lam[k, i] = rate[k, i] * dt / 1000.0
+            p = p_zero[k, i]  # exp(-lam)
+            cum = p
+            cdf[k, i, 0] = cum
+            for count in range(1, POISSON_TABLE):
+                p *= lam[k, i] / count
+                cum += p
+                cdf[k, i, count] = cum
+            p_last[k, i] = p
+    return lam, cdf, p_last
+
+
+@numba.njit(cache=True)
+def _poisson(step, dt, rate, lam, cdf, p_last, weight, t_next, v, rng):
     """Poisson afferents: drive ``k`` adds ``weight[k, i]`` to neuron ``i`` once per event in
     ``[step dt, (step+1) dt)``. With lambda = r dt >= 0.1 events per step the
     count is drawn by inversion (one uniform per neuron and step); sparser drives keep the
-    time of the next event and draw exponential intervals (one draw per event)."""
+    time of the next event and draw exponential intervals (one draw per event).
+
+    The inversion's count is the number of cumulative probabilities ``P(count <= m)`` (sums
+    of non-negative terms, so they never decrease) that the uniform exceeds, at most 1000.
+    ``lam``, ``cdf``, ``p_last``: :func:`poisson_table`. The first ``POISSON_TABLE`` come from
+    the table and are compared without branches (the count is random: a branch on it would
+    be mispredicted at every other neuron); only a uniform above them continues the loop."""
     t_end = (step + 1) * dt
     for k in range(rate.shape[0]):
         for i in range(rate.shape[1]):
-            lam = rate[k, i] * dt / 1000.0
-            if lam >= 0.1:
+            if lam[k, i] >= 0.1:
                 u = _uniform(rng)
-                p = p_zero[k, i]  # exp(-lam)
-                cdf = p
-                count = 0
-                while u > cdf and count < 1000:
-                    count += 1
-                    p *= lam / count
-                    cdf += p
-                for _ in range(count):
-                    v[i] += weight[k, i]
+                c = cdf[k, i]
+                w = weight[k, i]
+                # v plus 0, 1, 2, 3 events, added one by one
+                x0 = v[i]
+                x1 = x0 + w
+                x2 = x1 + w
+                x3 = x2 + w
+                if u > c[3]:  # 4 or more events: go on from P(count <= 3)
+                    p = p_last[k, i]
+                    cum = c[3]
+                    count = 3
+                    while u > cum and count < 1000:
+                        count += 1
+                        p *= lam[k, i] / count
+                        cum += p
+                    for _ in range(count - 3):
+                        x3 += w
+                    v[i] = x3
+                else:  # 0 to 3 events: selects, not branches
+                    low = x1 if u > c[0] else x0
+                    high = x3 if u > c[2] else x2
+                    v[i] = high if u > c[1] else low
                 continue
             if t_next[k, i] >= t_end:
                 continue
@@ -222,16 +273,17 @@ def run(n_steps, first_step, rng,
     ``(spike_steps, spike_units)`` of this call (global steps)."""
     ring = hist_cnt.shape[0]
     ring_in = hist_in_cnt.shape[0]
-    p_zero = np.exp(-rate * dt / 1000.0)
+    lam, cdf, p_last = poisson_table(rate, dt)
     cap = max(1024, n_steps * 4)
     ev_t = np.empty(cap, np.int64)
     ev_i = np.empty(cap, np.int64)
     n_ev = 0
+    fired = np.empty(v.shape[0], np.bool_)
     for step in range(n_steps):
         g = first_step + step
         slot = g % ring
         ns = _neurons(model, step, v, u, p0, p1, p2, p3, dt, v_peak, reset, refractory,
-                      current, has_current, hist_idx[slot])
+                      current, has_current, fired, hist_idx[slot])
         hist_cnt[slot] = ns
         spk = hist_idx[slot]
         _deliver(g, n_delays, hist_idx, hist_cnt, seg, post, weight, v)
@@ -245,7 +297,7 @@ def run(n_steps, first_step, rng,
             hist_in_cnt[slot_in] = c
             _deliver(g, n_delays_in, hist_in_idx, hist_in_cnt, seg_in, post_in, weight_in, v)
         if rate.shape[0] > 0:
-            _poisson(g, dt, rate, p_zero, rate_weight, t_next, v, rng)
+            _poisson(g, dt, rate, lam, cdf, p_last, rate_weight, t_next, v, rng)
         if rule != NO_RULE:
             _plasticity(rule, rp, spk, ns, out_ptr, post, in_pre, in_ptr, in_syn, plastic, weight, tr)
         if n_ev + ns > cap:
