@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ww.set_defaults(func=run_what_when)
 
 
+def _ref_fmt(v) -> str:
+    """A reference score: ``-`` where a block had too few trials to fit or test."""
+    return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+
+
 def _fmt(v) -> str:
     if v is None:
         return "never"
@@ -107,6 +112,7 @@ def _rows(cfg) -> list[tuple[str, str]]:
     for b in cfg.blocks:
         rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} no-outcome)", f"peak_error_ms[{b.name}]"))
         rows.append((f"     per-trial mean |peak - delay| ms, {b.name}", f"timing_error_ms[{b.name}]"))
+        rows.append((f"     *when* R^2 before the outcome, {b.name} (last {cfg.tail_trials} trials)", f"when_r2[{b.name}]"))
     for b in cfg.blocks:
         rows.append((f"T2.2 Pearson r(amplitude, p), {b.name}", f"prob_r[{b.name}]"))
         rows.append((f"     normalised slope, {b.name}", f"prob_slope_norm[{b.name}]"))
@@ -134,6 +140,22 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
     for label, key in _rows(cfg):
         print(f"{label:<68}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
     print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; {_GOALS})")
+    if "cue_rate_hz" in s:
+        bins = s["cue_rate_hz"]["values"]
+        first = int(round((cfg.baseline_ms + cfg.cue_ms) / s["cue_rate_hz"]["bins_ms"]))
+        print(f"cue memory: rate of the cue's own neurons in 50 ms bins from the cue's end (no-outcome trials) "
+              f"{' '.join(f'{v:.1f}' for v in bins[first:first + 8])} Hz; during the cue "
+              f"{' '.join(f'{v:.1f}' for v in bins[first - 2:first])}")
+    if s.get("reference"):
+        print(f"least-squares *when* read-out, held out (ridge, lambda by 5-fold CV on the learning trials among a "
+              f"block's first {cfg.reference_trials}, tested on its last {cfg.tail_trials} no-outcome trials not "
+              f"fitted): T2.1 ms (single-trial R^2 before the outcome)")
+        for name, label in (("features", "on the read-out features"), ("stimulus populations",
+                                                                       "on stimulus populations (oracle)")):
+            ref = s["reference"].get(name, {})
+            cells = [f"{b.name} {_ref_fmt(ref.get(f'peak_error_ms[{b.name}]'))} ({_ref_fmt(ref.get(f'r2[{b.name}]'))})"
+                     for b in cfg.blocks]
+            print(f"  {label:<34}" + ", ".join(cells))
 
 
 def seed_statistics(values: list) -> str:
@@ -161,4 +183,11 @@ def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:
         print(f"{name}:")
         for label, key in _rows(cfg):
             print(f"  {label.strip():<68}{seed_statistics([s[name].get(key) for s in summaries])}")
+    names = sorted({name for s in summaries for name in s.get("reference", {})})
+    for name in names:
+        print(f"least-squares reference on {name} (held out):")
+        for b in cfg.blocks:
+            for key, what in (("peak_error_ms", "T2.1 |peak - delay| ms"), ("r2", "single-trial R^2")):
+                values = [s.get("reference", {}).get(name, {}).get(f"{key}[{b.name}]") for s in summaries]
+                print(f"  {what + ', ' + b.name:<68}{seed_statistics(values)}")
     print(f"({_GOALS})")

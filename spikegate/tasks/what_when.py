@@ -65,6 +65,7 @@ from spikegate._validate import check_positive
 from spikegate.plasticity import FORCE, DoubleExponential, ThreeFactor
 from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_recorder, simulate
 from spikegate.tasks.izhikevich_network import isi_cv
+from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures
 
 LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
 
@@ -115,6 +116,7 @@ class WhatWhenConfig:
     tail_trials: int = 20  # T2.1: the last this many trials without an outcome stimulus of each block
     whiten_trials: int = 0  # exposure trials (no learning) that fix a decorrelating transform; 0 = none
     whiten_eps: float = 0.5  # its regulariser: M = (C + eps I)^(-1/2)
+    reference_trials: int = 50  # least-squares references fitted on each block's first trials (0 = none)
     force_alpha: float = 300.0
     force_every_ms: float = 4.0
     seed: int = 0
@@ -150,6 +152,9 @@ class WhatWhenResult:
     weights: dict[str, Tensor] = field(default_factory=dict)
     spontaneous: dict[str, float] = field(default_factory=dict)
     raster: Tensor | None = None  # one trial's spikes [T, N] for the figure
+    # representation -> block -> scores of its least-squares reference (what_when_reference)
+    reference: dict[str, dict[int, dict]] = field(default_factory=dict)
+    cue_rate: Tensor | None = None  # the cue's own neurons: mean rate (Hz) per 50 ms, outcome-free trials
 
 
 def _bump(t: Tensor, centre: float, width: float) -> Tensor:
@@ -315,6 +320,11 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
     p_state = {name: force.initial_state(n) for name in LEARNERS[1:]}
     for d in (result.when_fit, result.when_peak, result.what_amp, result.cosines):
         d.update({name: [] for name in LEARNERS})
+    refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials)
+            for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
+    pooled = PooledFeatures(subsets, cfg.dt, stream.every)
+    bin_steps = int(round(50.0 / cfg.dt))
+    cue_counts, n_free = torch.zeros(stream.steps // bin_steps, dtype=torch.float64), 0
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
     end_sums: dict[str, dict[int, list[Tensor]]] = {name: {} for name in LEARNERS}
     cue_on = cfg.baseline_ms
@@ -336,6 +346,15 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
                                                   cfg.post_baseline)}
         for name in LEARNERS[1:]:
             zs[name] = _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
+        window = (int(torch.searchsorted(t_ms, cue_on)), int(torch.searchsorted(t_ms, out_on)))
+        for name, ref in refs.items():
+            feats = x if name == "features" else pooled.trial(stream.raster)
+            ref.add(trial.block, feats, target[0], gate_when, learning=not trial.probe,
+                    outcome_free=trial.outcome == 2, window=window)
+        if trial.outcome == 2:
+            spikes = stream.raster[: len(cue_counts) * bin_steps, torch.from_numpy(subsets[trial.cue])]
+            cue_counts += spikes.reshape(len(cue_counts), bin_steps, -1).double().mean((1, 2))
+            n_free += 1
         pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)
         anticipation = (t_ms >= cue_on) & (t_ms < out_on)
         for name in LEARNERS:
@@ -352,6 +371,10 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         if progress is not None:
             progress(index + 1, len(trials))
     result.raster = stream.raster
+    for name, ref in refs.items():
+        ref.finish()
+        result.reference[name] = ref.results
+    result.cue_rate = cue_counts / max(n_free, 1) * 1000.0 / cfg.dt
     for name in LEARNERS:
         result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}
         result.end_traces[name] = {k: torch.stack(v[-cfg.tail_trials:]).mean(0) for k, v in end_sums[name].items()}
@@ -456,6 +479,8 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
             last = peaks[-10:]
             row[f"timing_error_ms[{block.name}]"] = float(np.mean(np.abs(np.asarray(last) - block.delay))) if last else None
             row[f"peak_ms[{block.name}]"] = float(np.mean(last)) if last else None
+            fits = [f for f, t in zip(result.when_fit[name], trials) if t.block == b][-cfg.tail_trials:]
+            row[f"when_r2[{block.name}]"] = float(np.mean(fits)) if fits else None  # R^2 before the outcome
             amps, probs = [], []
             for c in range(cfg.n_cues):
                 a = [v for v, t in zip(result.what_amp[name], trials) if t.block == b and t.cue == c]
@@ -486,4 +511,9 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
         row["cos_what_when_end"] = cos[-1]
         out[name] = row
     out["random_cos_expected"] = {"value": 1 / math.sqrt(result.weights[LEARNERS[0]].shape[1])}
+    # least-squares references (what_when_reference): held-out timing of the best linear read-out
+    out["reference"] = {name: {f"{key}[{cfg.blocks[b].name}]": v for b, scores in blocks_.items()
+                               for key, v in scores.items()} for name, blocks_ in result.reference.items()}
+    if result.cue_rate is not None:
+        out["cue_rate_hz"] = {"bins_ms": 50.0, "values": [round(float(v), 2) for v in result.cue_rate]}
     return out

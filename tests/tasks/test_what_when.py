@@ -72,7 +72,7 @@ def test_small_run_end_to_end(tmp_path):
     s = ww.summary(res)
     assert 0.5 < s["spontaneous"]["rate_hz"] < 40
     for name in ww.LEARNERS:
-        for key in ("cos_what_when_end", "prob_r[learn]", "peak_error_ms[learn]"):
+        for key in ("cos_what_when_end", "prob_r[learn]", "peak_error_ms[learn]", "when_r2[learn]"):
             assert key in s[name]
         assert all(np.isfinite(res.what_amp[name]))
         assert len(res.when_fit[name]) == 48 and all(np.isfinite(res.when_fit[name]))  # measured on every trial
@@ -80,6 +80,12 @@ def test_small_run_end_to_end(tmp_path):
     first = sum(1 for t in res.trials if t.block == 0)
     assert res.what_amp["FORCE"][:first] == res.what_amp["FORCE+reset"][:first]
     assert res.what_amp["FORCE"][first:] != res.what_amp["FORCE+reset"][first:]
+    # least-squares references per block, on the read-out features and the pooled stimulus populations
+    assert set(s["reference"]) == {"features", "stimulus populations"}
+    for ref in s["reference"].values():
+        assert all(f"{key}[{b.name}]" in ref for key in ("peak_error_ms", "r2", "lambda") for b in cfg.blocks)
+    rates = s["cue_rate_hz"]["values"]
+    assert len(rates) == cfg.trial_ms // 50 and max(rates) == max(rates[2:4])  # the cue: 100-200 ms
     rec = read_recording(tmp_path / "rec.h5")
     assert rec.complete and rec.n_steps == 48 * int(cfg.trial_ms / cfg.dt)
     from spikegate.tasks.what_when_plots import all_figures

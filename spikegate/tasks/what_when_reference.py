@@ -1,0 +1,168 @@
+r"""Least-squares references for the *when* read-out of the what/when task: how well the best
+linear read-out of a representation times the outcome, on trials it was not fitted to.
+
+For each block, a ridge regression of the *when* target on a representation is fitted to the
+gated samples of the learning trials among the block's first ``fit_trials`` trials: with the
+features centred and scaled to unit variance over those samples (:math:`\tilde X`, the
+intercept :math:`c` unpenalised),
+
+.. math::
+
+    \tilde w_\lambda = (\tilde X^\top \tilde X + \lambda I)^{-1} \tilde X^\top (y - \bar y),
+    \qquad z = c + x^\top w,
+
+and :math:`\lambda` chosen by ``folds``-fold cross-validation over those trials (the
+:math:`i`-th in fold :math:`i \bmod k`). Only per-fold moments are kept
+(:math:`X_f^\top X_f`, :math:`X_f^\top y_f`, the sums of :math:`x` and :math:`y`,
+:math:`y_f^\top y_f` and the count), from which both the fit and the validation error
+:math:`\sum_f (y - c - x^\top w)^2` follow. The read-out is then tested on the block's last
+``tail`` trials without an outcome stimulus that it was not fitted to (in blocks of 100 trials
+or more, the trials T2.1 is read from): the peak error of their mean read-out (as T2.1) and
+their mean single-trial :math:`R^2` over the anticipation window (cue to outcome).
+
+Two representations (:func:`pooled_bank` builds the second):
+
+* ``features``: the learners' own read-out features (what the three-factor rule and FORCE see);
+  the reference bounds what any linear learner can reach on them with that many trials;
+* ``stimulus populations``: each stimulus's neurons pooled (their mean spike train) and passed
+  through a bank of filters with decay times from 20 ms to 2 s, each with a fast (2 ms) and a
+  slow rise. An oracle (it knows which neurons each stimulus drives): it shows what timing the
+  reservoir's spikes carry once the spontaneous noise of single neurons is averaged away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import torch
+from torch import Tensor
+
+from spikegate.plasticity import DoubleExponential
+
+LAMBDAS: tuple[float, ...] = tuple(10.0 ** k for k in range(-4, 8))  # the cross-validation grid
+
+
+def pooled_bank(n_groups: int, dt: float, n_taus: int = 12, taus: tuple[float, float] = (20.0, 2000.0),
+                ) -> DoubleExponential:
+    """The oracle's filter bank: ``n_taus`` log-spaced decay times, each with a 2 ms and a
+    0.8 x decay rise, for each of ``n_groups`` pooled spike trains (feature ``g * 2 n_taus + k``)."""
+    tau_d = torch.logspace(math.log10(taus[0]), math.log10(taus[1]), n_taus, dtype=torch.float64)
+    tau_r = torch.cat([torch.full_like(tau_d, 2.0), 0.8 * tau_d])
+    tau_d = torch.cat([tau_d, tau_d])
+    return DoubleExponential(tau_r.repeat(n_groups), tau_d.repeat(n_groups), dt)
+
+
+class PooledFeatures:
+    """The oracle representation, trial by trial: the pooled spike trains of the stimulus
+    subsets through :func:`pooled_bank` (one filter state across trials; the reference
+    centres and scales them itself)."""
+
+    def __init__(self, subsets: list, dt: float, every: int) -> None:
+        self.subsets = [torch.as_tensor(s, dtype=torch.long) for s in subsets]
+        self.filt = pooled_bank(len(subsets), dt)
+        self.every = every
+        self.state = self.filt.initial_state(torch.zeros(1, self.filt.tau_decay.numel(), dtype=torch.float64))
+
+    def trial(self, raster: Tensor) -> Tensor:
+        """``[T_ms, features]`` (Hz) of one trial's spikes ``raster [steps, N]``."""
+        k = self.filt.tau_decay.numel() // len(self.subsets)
+        pooled = torch.stack([raster[:, s].double().mean(1) for s in self.subsets], 1).repeat_interleave(k, 1)
+        out = torch.empty(raster.shape[0] // self.every, pooled.shape[1], dtype=torch.float64)
+        for s in range(raster.shape[0]):
+            r, self.state = self.filt.step(pooled[s:s + 1], self.state)
+            if s % self.every == 0:
+                out[s // self.every] = r[0]
+        return out
+
+
+class BlockReference:
+    """One representation's least-squares reference, block by block (module docstring;
+    samples of 1 ms, as the task's read-outs)."""
+
+    def __init__(self, fit_trials: int = 50, tail: int = 20, folds: int = 5,
+                 lambdas: tuple[float, ...] = LAMBDAS) -> None:
+        if fit_trials < folds or folds < 2:
+            raise ValueError(f"need fit_trials >= folds >= 2, got {fit_trials} and {folds}")
+        self.fit_trials, self.tail, self.folds, self.lambdas = fit_trials, tail, folds, lambdas
+        self.results: dict[int, dict] = {}  # block -> scores
+        self.traces: dict[int, Tensor] = {}  # block -> mean read-out over the test trials
+        self._block: int | None = None
+
+    def _start(self, block: int, n: int) -> None:
+        self._block, self._index, self._seen = block, 0, 0
+        self._xx = torch.zeros(self.folds, n, n, dtype=torch.float64)
+        self._xy = torch.zeros(self.folds, n, dtype=torch.float64)
+        self._sx = torch.zeros(self.folds, n, dtype=torch.float64)
+        self._yy, self._sy, self._n = (torch.zeros(self.folds, dtype=torch.float64) for _ in range(3))
+        self._tail: deque = deque(maxlen=self.tail)
+
+    def add(self, block: int, x: Tensor, target: Tensor, gate: Tensor, *, learning: bool, outcome_free: bool,
+            window: tuple[int, int]) -> None:
+        """One trial: features ``x [T, n]``, *when* target and gate ``[T]``. The learning
+        trials among the block's first ``fit_trials`` trials are fitted; the ``outcome_free``
+        trials not fitted are test candidates (the last ``tail`` of them are kept), with
+        their anticipation ``window`` (cue, outcome) in samples."""
+        if block != self._block:
+            if self._block is not None:
+                self.finish()
+            self._start(block, x.shape[1])
+        fitted = learning and self._index < self.fit_trials
+        if fitted:
+            f = self._seen % self.folds
+            xs, ys = x[gate > 0].double(), target[gate > 0].double()
+            self._xx[f] += xs.T @ xs
+            self._xy[f] += xs.T @ ys
+            self._sx[f] += xs.sum(0)
+            self._yy[f] += ys @ ys
+            self._sy[f] += ys.sum()
+            self._n[f] += len(ys)
+            self._seen += 1
+        elif outcome_free:
+            self._tail.append((x.float(), target.float(), window))
+        self._index += 1
+
+    def _others(self, fold: int | None) -> tuple[Tensor, ...]:
+        """The moments (xx, xy, sx, yy, sy, n) of every fold but ``fold``."""
+        keep = [f for f in range(self.folds) if f != fold]
+        return tuple(m[keep].sum(0) for m in (self._xx, self._xy, self._sx, self._yy, self._sy, self._n))
+
+    @staticmethod
+    def _solve(moments: tuple[Tensor, ...], lam: float) -> tuple[Tensor, Tensor]:
+        """Ridge regression with an unpenalised intercept on standardised features, from the
+        moments: ``(w, c)`` with the prediction ``c + x @ w`` in the original units."""
+        xx, xy, sx, _, sy, n = moments
+        mu, y_bar = sx / n, sy / n
+        a = xx - n * torch.outer(mu, mu)  # centred
+        b = xy - n * mu * y_bar
+        d = (a.diagonal() / n).clamp(min=1e-12).sqrt()  # standard deviations
+        w = torch.linalg.solve(a / torch.outer(d, d) + lam * torch.eye(len(d), dtype=a.dtype), b / d) / d
+        return w, y_bar - mu @ w
+
+    def _error(self, fit: tuple[Tensor, Tensor], fold: int) -> float:
+        """Squared error of the read-out ``c + x @ w`` on the samples of ``fold`` (from its moments)."""
+        w, c = fit
+        xx, xy, sx, yy, sy, n = (m[fold] for m in (self._xx, self._xy, self._sx, self._yy, self._sy, self._n))
+        return float(yy - 2 * c * sy - 2 * w @ xy + n * c * c + 2 * c * (w @ sx) + w @ xx @ w)
+
+    def finish(self) -> None:
+        """Fit and test the current block (called by :meth:`add` at a block change; call it
+        once after the last trial)."""
+        if self._block is None or self._seen < self.folds or not self._tail:
+            self._block = None
+            return
+        cv = [sum(self._error(self._solve(self._others(f), lam), f) for f in range(self.folds))
+              for lam in self.lambdas]
+        lam = self.lambdas[min(range(len(cv)), key=cv.__getitem__)]
+        w, c = self._solve(self._others(None), lam)
+        zs = [c + x.double() @ w for x, _, _ in self._tail]
+        from spikegate.tasks.what_when import _peak, fit
+
+        r2 = [fit(z[a:b], y.double()[a:b]) for z, (_, y, (a, b)) in zip(zs, self._tail)]
+        mean = torch.stack(zs).mean(0)
+        due = self._tail[-1][2][1]  # the outcome's time (sample) in the block's trials
+        self.results[self._block] = {
+            "peak_error_ms": abs(_peak(mean) - due), "r2": sum(r2) / len(r2), "lambda": lam,
+            "fit_trials": self._seen, "test_trials": len(zs)}
+        self.traces[self._block] = mean
+        self._block = None
