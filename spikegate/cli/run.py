@@ -4,7 +4,10 @@ Tasks:
   what-when   the what/when prediction paradigm on a 1000-neuron heterogeneous Izhikevich
               reservoir (SPEC §3.5): read-outs trained by the error-modulated, attention-gated
               three-factor rule, against FORCE without and with a reset of P; prints the
-              quantities of TARGETS §2 and writes recording.h5 (all spikes) and PNG figures.
+              quantities of TARGETS §2, the reservoir's memory of the cue and held-out
+              least-squares references of the *when* read-out (on the learners' features and
+              on pooled stimulus populations), and writes recording.h5 (all spikes) and PNG
+              figures.
 """
 
 from __future__ import annotations

@@ -48,6 +48,11 @@ react to the outcome stimulus.
   drive, and its own output).
 * FORCE (:class:`~spikegate.plasticity.FORCE`) on the same features, targets and gates,
   without and with a reset of :math:`P` at each block start.
+
+Diagnostics of what limits the timing: the cue's own neurons' rate in 50 ms bins over the
+outcome-free trials (``cue_rate``: how long the reservoir remembers the cue), and held-out
+least-squares references of the *when* read-out on the learners' features and on pooled
+stimulus populations (``reference``; :mod:`spikegate.tasks.what_when_reference`).
 """
 
 from __future__ import annotations
