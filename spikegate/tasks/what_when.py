@@ -159,6 +159,7 @@ class WhatWhenResult:
     raster: Tensor | None = None  # one trial's spikes [T, N] for the figure
     # representation -> block -> scores of its least-squares reference (what_when_reference)
     reference: dict[str, dict[int, dict]] = field(default_factory=dict)
+    reference_traces: dict[str, dict[int, Tensor]] = field(default_factory=dict)  # their mean test read-outs
     cue_rate: Tensor | None = None  # the cue's own neurons: mean rate (Hz) per 50 ms, outcome-free trials
 
 
@@ -378,7 +379,7 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
     result.raster = stream.raster
     for name, ref in refs.items():
         ref.finish()
-        result.reference[name] = ref.results
+        result.reference[name], result.reference_traces[name] = ref.results, ref.traces
     result.cue_rate = cue_counts / max(n_free, 1) * 1000.0 / cfg.dt
     for name in LEARNERS:
         result.traces[name] = {k: torch.stack(v[-8:]).mean(0) for k, v in sums[name].items()}

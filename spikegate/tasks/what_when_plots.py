@@ -110,6 +110,43 @@ def weight_geometry(result: WhatWhenResult, path: str) -> str:
     return _save(fig, path)
 
 
+def limits(result: WhatWhenResult, path: str) -> str:
+    """What limits the timing: the cue's own neurons' rate after the cue (the reservoir's
+    memory of it), and per block the mean *when* read-out over the last outcome-free trials of
+    the learners and of the held-out least-squares references."""
+    cfg = result.config
+    fig = Figure(figsize=(4.0 * (1 + len(cfg.blocks)), 3.8))
+    axes = fig.subplots(1, 1 + len(cfg.blocks), squeeze=False)[0]
+    if result.cue_rate is not None:
+        rate = result.cue_rate.numpy()
+        edges = np.arange(len(rate) + 1) * 50.0 - cfg.baseline_ms
+        axes[0].stairs(rate, edges, color="tab:green", label="cue's neurons")
+        axes[0].axvspan(0, cfg.cue_ms, color="grey", alpha=0.2, label="cue")
+        axes[0].axhline(result.spontaneous.get("rate_hz", np.nan), color="k", ls=":", lw=0.8, label="spontaneous")
+        axes[0].set_yscale("log")
+        axes[0].legend(fontsize=7)
+    axes[0].set_xlabel("time from cue (ms)")
+    axes[0].set_ylabel("rate (Hz), 50 ms bins")
+    axes[0].set_title("memory of the cue")
+    lines = [(result.end_traces[n], n, COLORS[n], "-") for n in ("three-factor", "FORCE+reset")]
+    lines += [({b: z[None] for b, z in result.reference_traces.get(name, {}).items()}, label, color, "--")
+              for name, label, color in (("features", "ridge on features (held out)", "tab:purple"),
+                                         ("stimulus populations", "ridge on stimulus populations (oracle)", "tab:green"))]
+    t = np.arange(int(round(cfg.trial_ms))) - cfg.baseline_ms
+    for b, block in enumerate(cfg.blocks):
+        ax = axes[1 + b]
+        for traces, label, color, style in lines:
+            if b in traces:
+                z = traces[b][0].numpy()
+                ax.plot(t[: len(z)], z, color=color, ls=style, lw=1.2, label=label)
+        ax.axvline(block.delay, color="k", ls="--", lw=0.8)
+        ax.set_title(f"{block.name}: delay {block.delay:g} ms")
+        ax.set_xlabel("time from cue (ms)")
+    axes[1].set_ylabel(f"when read-out, mean of last {cfg.tail_trials} no-outcome trials")
+    axes[-1].legend(fontsize=7)
+    return _save(fig, path)
+
+
 def all_figures(result: WhatWhenResult, out: str) -> list[str]:
     from spikegate import plot
 
@@ -119,6 +156,7 @@ def all_figures(result: WhatWhenResult, out: str) -> list[str]:
         probability(result, os.path.join(out, "probability.png")),
         adaptation(result, os.path.join(out, "adaptation.png")),
         weight_geometry(result, os.path.join(out, "weights.png")),
+        limits(result, os.path.join(out, "limits.png")),
     ]
     if result.raster is not None:
         cfg = result.config
@@ -129,4 +167,4 @@ def all_figures(result: WhatWhenResult, out: str) -> list[str]:
     return paths
 
 
-__all__ = ["adaptation", "all_figures", "probability", "readout_traces", "weight_geometry"]
+__all__ = ["adaptation", "all_figures", "limits", "probability", "readout_traces", "weight_geometry"]
