@@ -143,6 +143,11 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
     for label, key in _rows(cfg):
         print(f"{label:<68}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
     print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; {_GOALS})")
+    _print_limits(cfg, s)
+
+
+def _print_limits(cfg, s: dict) -> None:
+    """The cue memory and the least-squares references of one summary."""
     if "cue_rate_hz" in s:
         bins = s["cue_rate_hz"]["values"]
         first = int(round((cfg.baseline_ms + cfg.cue_ms) / s["cue_rate_hz"]["bins_ms"]))
