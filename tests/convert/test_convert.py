@@ -166,6 +166,9 @@ class BadComponent(TokenComponent):
 )
 def test_unsupported_layers_are_named(model, path, layer):
     x = torch.rand(4, 1, 6, 6) if path == "2" else torch.rand(4, 3)
+    for m in model.modules():  # every ReLU site active on the calibration data, whatever the random weights
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.constant_(m.bias, m.weight.abs().sum(tuple(range(1, m.weight.dim()))).max().item() + 1.0)
     with pytest.raises(ConversionError) as e:
         to_snn(model, x, 8)
     message = str(e.value)
