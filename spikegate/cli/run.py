@@ -38,16 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ww.set_defaults(func=run_what_when)
 
 
-def _ref_fmt(v) -> str:
-    """A reference score: ``-`` where a block had too few trials to fit or test."""
-    return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
-
-
-def _fmt(v) -> str:
+def _fmt(v, missing: str = "never", digits: int = 3) -> str:
+    """A printed quantity: ``missing`` for ``None`` (never reached, or not measured)."""
     if v is None:
-        return "never"
+        return missing
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return f"{v:.{digits}f}"
     return str(v)
 
 
@@ -161,7 +157,7 @@ def _print_limits(cfg, s: dict) -> None:
         for name, label in (("features", "on the read-out features"), ("stimulus populations",
                                                                        "on stimulus populations (oracle)")):
             ref = s["reference"].get(name, {})
-            cells = [f"{b.name} {_ref_fmt(ref.get(f'peak_error_ms[{b.name}]'))} ({_ref_fmt(ref.get(f'r2[{b.name}]'))})"
+            cells = [f"{b.name} {_fmt(ref.get(f'peak_error_ms[{b.name}]'), '-', 2)} ({_fmt(ref.get(f'r2[{b.name}]'), '-', 2)})"
                      for b in cfg.blocks]
             print(f"  {label:<34}" + ", ".join(cells))
 

@@ -127,5 +127,15 @@ class DoubleExponential:
         slow = update_trace(state.decay, spikes, self.factor_decay)
         return self.scale * (slow - rise), DoubleExponentialState(rise, slow)
 
+    def run(self, spikes: Tensor, state: DoubleExponentialState, every: int = 1) -> tuple[Tensor, DoubleExponentialState]:
+        """:meth:`step` over ``spikes [T, N]`` (one sample); the rates of steps 0, ``every``,
+        2 ``every``, ... ``[ceil(T / every), N]`` and the state after the last step."""
+        out = torch.empty((spikes.shape[0] + every - 1) // every, spikes.shape[1], dtype=torch.float64)
+        for s in range(spikes.shape[0]):
+            r, state = self.step(spikes[s:s + 1], state)
+            if s % every == 0:
+                out[s // every] = r[0]
+        return out, state
+
     def __repr__(self) -> str:
         return f"DoubleExponential(tau_rise={self.tau_rise}, tau_decay={self.tau_decay}, dt={self.dt})"

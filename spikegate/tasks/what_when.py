@@ -276,11 +276,7 @@ class _FeatureStream:
                        recorder=recorder, generator=self.rng)
         self.state = sim.state
         self.raster = sim.spikes.raster(self.steps, n, first_step=self.state.step - self.steps)[:, 0]
-        feats = torch.empty(len(self.t_ms), n, dtype=torch.float64)
-        for s in range(self.steps):
-            r, self.feat_state = self.filt.step(self.raster[s:s + 1], self.feat_state)
-            if s % self.every == 0:
-                feats[s // self.every] = r[0]
+        feats, self.feat_state = self.filt.run(self.raster, self.feat_state, self.every)
         pre_cue = feats[self.t_ms < cfg.baseline_ms]
         mean, var = pre_cue.mean(0), pre_cue.var(0) + (pre_cue.mean(0) - self.baseline).pow(2) * self.seen
         self.baseline = mean if not self.seen else 0.9 * self.baseline + 0.1 * mean
@@ -328,7 +324,7 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         d.update({name: [] for name in LEARNERS})
     refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials)
             for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
-    pooled = PooledFeatures(subsets, cfg.dt, stream.every)
+    pooled = PooledFeatures(subsets, cfg.dt, stream.every) if refs else None
     bin_steps = int(round(50.0 / cfg.dt))
     cue_counts, n_free = torch.zeros(stream.steps // bin_steps, dtype=torch.float64), 0
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}

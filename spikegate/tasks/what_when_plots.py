@@ -128,8 +128,9 @@ def limits(result: WhatWhenResult, path: str) -> str:
     axes[0].set_xlabel("time from cue (ms)")
     axes[0].set_ylabel("rate (Hz), 50 ms bins")
     axes[0].set_title("memory of the cue")
-    lines = [(result.end_traces[n], n, COLORS[n], "-") for n in ("three-factor", "FORCE+reset")]
-    lines += [({b: z[None] for b, z in result.reference_traces.get(name, {}).items()}, label, color, "--")
+    lines = [({b: z[0] for b, z in result.end_traces[n].items()}, n, COLORS[n], "-")  # row 0: *when*
+             for n in ("three-factor", "FORCE+reset")]
+    lines += [(result.reference_traces.get(name, {}), label, color, "--")
               for name, label, color in (("features", "ridge on features (held out)", "tab:purple"),
                                          ("stimulus populations", "ridge on stimulus populations (oracle)", "tab:green"))]
     t = np.arange(int(round(cfg.trial_ms))) - cfg.baseline_ms
@@ -137,7 +138,7 @@ def limits(result: WhatWhenResult, path: str) -> str:
         ax = axes[1 + b]
         for traces, label, color, style in lines:
             if b in traces:
-                z = traces[b][0].numpy()
+                z = traces[b].numpy()
                 ax.plot(t[: len(z)], z, color=color, ls=style, lw=1.2, label=label)
         ax.axvline(block.delay, color="k", ls="--", lw=0.8)
         ax.set_title(f"{block.name}: delay {block.delay:g} ms")

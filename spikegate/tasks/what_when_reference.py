@@ -68,11 +68,7 @@ class PooledFeatures:
         """``[T_ms, features]`` (Hz) of one trial's spikes ``raster [steps, N]``."""
         k = self.filt.tau_decay.numel() // len(self.subsets)
         pooled = torch.stack([raster[:, s].double().mean(1) for s in self.subsets], 1).repeat_interleave(k, 1)
-        out = torch.empty(raster.shape[0] // self.every, pooled.shape[1], dtype=torch.float64)
-        for s in range(raster.shape[0]):
-            r, self.state = self.filt.step(pooled[s:s + 1], self.state)
-            if s % self.every == 0:
-                out[s // self.every] = r[0]
+        out, self.state = self.filt.run(pooled, self.state, self.every)
         return out
 
 

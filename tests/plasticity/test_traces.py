@@ -104,3 +104,16 @@ def test_double_exponential_per_neuron_time_constants_match_scalar_filters():
     assert torch.allclose(peak, expect, atol=dt)
     with pytest.raises(ValueError, match="tau_rise"):
         DoubleExponential(torch.tensor([2.0, 30.0]), torch.tensor([20.0, 20.0]))
+
+
+def test_double_exponential_run_samples_the_steps():
+    filt = DoubleExponential(torch.tensor([2.0, 5.0, 3.0]), torch.tensor([20.0, 50.0, 400.0]), 0.5)
+    spikes = (torch.rand(41, 3, generator=torch.Generator().manual_seed(0)) < 0.2).double()
+    state = filt.initial_state(torch.zeros(1, 3, dtype=torch.float64))
+    rates, end = filt.run(spikes, state, every=2)
+    expected = []
+    for s in range(41):
+        r, state = filt.step(spikes[s:s + 1], state)
+        expected.append(r[0])
+    assert rates.shape == (21, 3) and torch.equal(rates, torch.stack(expected[::2]))
+    assert torch.equal(end.rise, state.rise) and torch.equal(end.decay, state.decay)

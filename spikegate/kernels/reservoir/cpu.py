@@ -136,14 +136,13 @@ def poisson_table(rate, dt):
     ``p_last[k, i] = P(count = POISSON_TABLE - 1)`` (``[K, N]``), where the inversion loop goes
     on. They are computed by the same floating-point operations, in the same order, as that
     loop, so comparing a uniform with them gives the counts the loop gives."""
-    p_zero = np.exp(-rate * dt / 1000.0)
-    lam = np.empty(rate.shape)
+    lam = rate * dt / 1000.0
+    p_zero = np.exp(-lam)  # the same bits as exp(-rate dt / 1000): negation is exact
     cdf = np.empty((rate.shape[0], rate.shape[1], POISSON_TABLE))
     p_last = np.empty(rate.shape)
     for k in range(rate.shape[0]):
         for i in range(rate.shape[1]):
-            lam[k, i] = rate[k, i] * dt / 1000.0
-            p = p_zero[k, i]  # exp(-lam)
+            p = p_zero[k, i]
             cum = p
             cdf[k, i, 0] = cum
             for count in range(1, POISSON_TABLE):
