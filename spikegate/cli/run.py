@@ -2,8 +2,10 @@
 
 Tasks:
   what-when   the what/when prediction paradigm on a 1000-neuron heterogeneous Izhikevich
-              reservoir (SPEC §3.5): read-outs trained by the error-modulated, attention-gated
-              three-factor rule, against FORCE without and with a reset of P; prints the
+              reservoir (SPEC §3.5; cues reach it through slow afferents of diverse kinetics, so
+              its driven neurons act as time cells): read-outs trained by the error-modulated,
+              attention-gated three-factor rule, against FORCE without and with a reset of P,
+              all scored on their predictions (the weights each trial began with); prints the
               quantities of TARGETS §2, the reservoir's memory of the cue and held-out
               least-squares references of the *when* read-out (on the learners' features and
               on pooled stimulus populations), and writes recording.h5 (all spikes) and PNG
@@ -147,7 +149,7 @@ def _print_limits(cfg, s: dict) -> None:
     if "cue_rate_hz" in s:
         bins = s["cue_rate_hz"]["values"]
         first = int(round((cfg.baseline_ms + cfg.cue_ms) / s["cue_rate_hz"]["bins_ms"]))
-        print(f"cue memory: rate of the cue's own neurons in 50 ms bins from the cue's end (no-outcome trials) "
+        print(f"cue memory: rate of the cue's neurons (own and shared) in 50 ms bins from the cue's end (no-outcome trials) "
               f"{' '.join(f'{v:.1f}' for v in bins[first:first + 8])} Hz; during the cue "
               f"{' '.join(f'{v:.1f}' for v in bins[first - 2:first])}")
     if s.get("reference"):

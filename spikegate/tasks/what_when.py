@@ -4,7 +4,11 @@ with read-outs trained by the three-factor rule and by FORCE (``TARGETS.md`` §2
 Paradigm (our reconstruction; the paper's exact design is not readable):
 
 * each trial starts with ``baseline_ms`` of background activity, then one of ``n_cues`` cues
-  (a step current onto the cue's own random 10 % of the neurons for ``cue_ms``); after the
+  for ``cue_ms`` onto the cue's own random 10 % of the neurons and a random ``cue_shared``
+  (10 %) that every cue drives (what the cues have in common), through afferent synapses of
+  diverse slow kinetics (:mod:`spikegate.tasks.what_when_input`: per neuron a decay time
+  log-uniform in ``cue_tau`` and a rise of ``cue_rise`` times it, so each driven neuron fires
+  most at its own delay after the cue; ``cue_tau=None``: a step current); after the
   block's delay :math:`\Delta` the outcome A follows with the cue's probability :math:`p_c`,
   otherwise outcome B with probability ``p_b`` or nothing (an omission); outcomes are step
   currents onto their own subsets for ``outcome_ms``. The time at which an outcome is due is
@@ -14,7 +18,10 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
   a block's last ``tail_trials`` trials without an outcome stimulus (probes and omissions:
   on the others the outcome itself drives the reservoir); its adaptation after a switch
   (T2.3) from its fit to the target over the anticipation window (cue to outcome), which is
-  measured on every trial since no outcome stimulus has reached the reservoir yet;
+  measured on every trial since no outcome stimulus has reached the reservoir yet. Every score
+  is of the learner's *prediction*: its read-outs with the weights the trial began with (on
+  learning trials the teacher then corrects the weights during the trial, and a read-out
+  that follows its teacher within a trial predicts nothing);
 * blocks switch, unsignalled, the delay (timing switch) and then the cue probabilities
   (probability switch); nothing is reset for the three-factor learner.
 
@@ -24,14 +31,16 @@ own rise and decay times (:func:`feature_filter`: decays log-uniform in ``tau_fe
 a log-uniform fraction ``rise_ratio`` of them, a spectrum of synaptic time scales whose slow
 rises turn the cue's spikes into bumps at many delays, the substrate for interval timing;
 by default every rise is 2 ms), standardised by running estimates of their pre-cue mean and
-spread (+1 Hz, so silent neurons stay small), saturating at ``feature_clip``, and optionally
-decorrelated: with ``whiten_trials > 0``, that many exposure trials of the first block (no
+spread (+1 Hz, so silent neurons stay small), saturating at ``feature_clip``, rectified above
+``feature_threshold`` (:math:`f_j = [x_j - \theta]_+`: only a neuron's excursions of more than
+:math:`\theta` standard units reach the read-outs, a firing threshold of their input layer, so
+spontaneous fluctuations neither drive the read-outs nor change their weights), and
+decorrelated: ``whiten_trials`` (30; 0 = none) exposure trials of the first block (no
 learning, not counted) fix the second moment :math:`C` of the features and the symmetric
 transform :math:`M = (C + \epsilon I)^{-1/2}` that every learner's features go through. Strongly
-correlated features (the largest eigenvalue of :math:`C` is about 100x the 200th) make a
-delta rule such as the three-factor rule slow in the low-variance directions that carry the
-timing; decorrelated, it learns at one rate in every direction (FORCE's recursive least squares
-whitens by itself, through :math:`P`). Biologically, decorrelation is what lateral inhibition
+correlated features (overlapping time cells) make a delta rule such as the three-factor rule
+slow in the low-variance directions that carry the timing; decorrelated, it learns at one
+rate in every direction (FORCE's recursive least squares whitens by itself, through :math:`P`). Biologically, decorrelation is what lateral inhibition
 in the read-out's input layer does.
 
 Read-outs ``z = W f`` (rows: *when*, *what A*, *what B*); targets: a Gaussian bump of width
@@ -49,10 +58,10 @@ react to the outcome stimulus.
 * FORCE (:class:`~spikegate.plasticity.FORCE`) on the same features, targets and gates,
   without and with a reset of :math:`P` at each block start.
 
-Diagnostics of what limits the timing: the cue's own neurons' rate in 50 ms bins over the
-outcome-free trials (``cue_rate``: how long the reservoir remembers the cue), and held-out
-least-squares references of the *when* read-out on the learners' features and on pooled
-stimulus populations (``reference``; :mod:`spikegate.tasks.what_when_reference`).
+Diagnostics of what limits the timing: the rate of the neurons the cue drives (own and shared)
+in 50 ms bins over the outcome-free trials (``cue_rate``: how long the reservoir remembers the
+cue), and held-out least-squares references of the *when* read-out on the learners' features
+and on pooled stimulus populations (``reference``; :mod:`spikegate.tasks.what_when_reference`).
 """
 
 from __future__ import annotations
@@ -70,6 +79,7 @@ from spikegate._validate import check_positive
 from spikegate.plasticity import FORCE, DoubleExponential, ThreeFactor
 from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_recorder, simulate
 from spikegate.tasks.izhikevich_network import isi_cv
+from spikegate.tasks.what_when_input import StimulusInput, log_uniform
 from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures
 
 LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
@@ -101,6 +111,10 @@ class WhatWhenConfig:
     cue_ms: float = 100.0
     outcome_ms: float = 50.0
     trial_ms: float = 1000.0
+    cue_shared: float = 0.1  # fraction of the neurons that every cue drives besides its own subset
+    cue_tau: tuple[float, float] | None = (50.0, 800.0)  # decay times (ms) of the cue afferents; None = a step current
+    cue_rise: tuple[float, float] | None = (0.2, 0.9)  # their rise / decay times (log-uniform); None = no rise
+    cue_amplitude: float | None = None  # peak current of the cue afferents; None = stim_amplitude
     probe_fraction: float = 0.25
     p_b: float = 0.5  # P(outcome B | not A); otherwise omission
     blocks: tuple[Block, ...] = (
@@ -112,19 +126,35 @@ class WhatWhenConfig:
     rise_ratio: tuple[float, float] | None = None  # rise / decay time of the feature filters
     bump_width: float = 0.15
     feature_clip: float = 4.0  # standardised features saturate at +-4
-    eta_when: float = 2e-5
+    feature_threshold: float | None = 2.0  # only excursions above this (standard units) reach the read-outs
+    eta_when: float = 1e-5
     eta_what: float = 2e-5
-    post_baseline: float = 1.0  # read-out's spontaneous activity in the postsynaptic factor
+    post_baseline: float = 5.0  # read-out's spontaneous activity in the postsynaptic factor
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0
     decay: float = 0.0
     tail_trials: int = 20  # T2.1: the last this many trials without an outcome stimulus of each block
-    whiten_trials: int = 0  # exposure trials (no learning) that fix a decorrelating transform; 0 = none
-    whiten_eps: float = 0.5  # its regulariser: M = (C + eps I)^(-1/2)
+    whiten_trials: int = 30  # exposure trials (no learning) that fix a decorrelating transform; 0 = none
+    whiten_eps: float = 0.1  # its regulariser: M = (C + eps I)^(-1/2)
     reference_trials: int = 50  # least-squares references fitted on each block's first trials (0 = none)
     force_alpha: float = 300.0
     force_every_ms: float = 4.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("cue_tau", "cue_rise"):
+            span = getattr(self, name)
+            if span is not None and not (len(span) == 2 and 0 < span[0] <= span[1] and math.isfinite(span[1])):
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {span}")
+        if not 0.0 <= self.cue_shared <= 1.0:
+            raise ValueError(f"cue_shared must be a fraction in [0, 1], got {self.cue_shared}")
+        if self.cue_rise is not None and self.cue_tau is None:
+            raise ValueError("cue_rise needs cue_tau")
+        if self.cue_amplitude is not None:
+            check_positive(self.cue_amplitude, "cue_amplitude")
+        if self.feature_threshold is not None and not 0.0 <= self.feature_threshold < self.feature_clip:
+            raise ValueError(f"feature_threshold must be in [0, feature_clip = {self.feature_clip}), "
+                             f"got {self.feature_threshold}")
 
     def scaled(self, factor: float) -> "WhatWhenConfig":
         """The same run with every block's trial count multiplied by ``factor``."""
@@ -160,7 +190,7 @@ class WhatWhenResult:
     # representation -> block -> scores of its least-squares reference (what_when_reference)
     reference: dict[str, dict[int, dict]] = field(default_factory=dict)
     reference_traces: dict[str, dict[int, Tensor]] = field(default_factory=dict)  # their mean test read-outs
-    cue_rate: Tensor | None = None  # the cue's own neurons: mean rate (Hz) per 50 ms, outcome-free trials
+    cue_rate: Tensor | None = None  # the neurons the cue drives: mean rate (Hz) per 50 ms, outcome-free trials
 
 
 def _bump(t: Tensor, centre: float, width: float) -> Tensor:
@@ -209,14 +239,22 @@ def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
 
 
 def build(cfg: WhatWhenConfig, rng: np.random.Generator):
-    """The reservoir, its background drive, and the neuron subsets of cues and outcomes."""
+    """The reservoir, its background drive, and the stimuli (:class:`StimulusInput`: the
+    neuron subsets of cues and outcomes, the shared cue subset, the cue afferents' kinetics)."""
     net = izhikevich_reservoir(cfg.n_exc, cfg.n_inh, p=cfg.p, w_exc=cfg.w_exc, w_inh=cfg.w_inh, delay=(0.5, 2.0),
                                dt=cfg.dt, generator=rng)
     w = np.where(net.excitatory, cfg.drive_weight, cfg.drive_weight / 2)
     drives = [PoissonDrive(cfg.drive_rate, w), PoissonDrive(cfg.drive_rate, -w)]
     k = max(1, int(round(cfg.stim_fraction * net.n)))
     subsets = [rng.choice(net.n, k, replace=False) for _ in range(cfg.n_cues + 2)]  # cues, then A, B
-    return net, drives, subsets
+    # drawn only when used, so that runs without them keep their random numbers
+    shared = rng.choice(net.n, int(round(cfg.cue_shared * net.n)), replace=False) if cfg.cue_shared else None
+    tau_d = log_uniform(rng, *cfg.cue_tau, net.n) if cfg.cue_tau else None
+    tau_r = log_uniform(rng, *cfg.cue_rise, net.n) * tau_d if cfg.cue_rise else None
+    steps = int(round(cfg.trial_ms / cfg.dt))
+    stimuli = StimulusInput(subsets, net.n, steps, cfg.dt, cfg.stim_amplitude, int(round(cfg.cue_ms / cfg.dt)),
+                            shared, tau_d, tau_r, cfg.cue_amplitude)
+    return net, drives, stimuli
 
 
 def spontaneous_activity(net, drives, ms: float, rng: np.random.Generator) -> dict[str, float]:
@@ -235,11 +273,11 @@ def run(cfg: WhatWhenConfig = WhatWhenConfig(), *, record: str | os.PathLike | N
     (:func:`spikegate.reservoir.network_recorder`; trials back to back in time; the exposure
     trials of ``whiten_trials`` come before and are not recorded)."""
     rng = np.random.default_rng(cfg.seed)
-    net, drives, subsets = build(cfg, rng)
+    net, drives, stimuli = build(cfg, rng)
     if record is None:
-        return _run(cfg, net, drives, subsets, rng, None, progress)
+        return _run(cfg, net, drives, stimuli, rng, None, progress)
     with network_recorder(record, net, task="what-when", seed=cfg.seed, trial_ms=cfg.trial_ms) as recorder:
-        return _run(cfg, net, drives, subsets, rng, recorder, progress)
+        return _run(cfg, net, drives, stimuli, rng, recorder, progress)
 
 
 class _FeatureStream:
@@ -247,8 +285,8 @@ class _FeatureStream:
     standardised by running estimates of their pre-cue mean and spread and, once
     :meth:`expose` has run, decorrelated (:meth:`features`)."""
 
-    def __init__(self, cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator) -> None:
-        self.cfg, self.net, self.drives, self.subsets, self.rng = cfg, net, drives, subsets, rng
+    def __init__(self, cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.random.Generator) -> None:
+        self.cfg, self.net, self.drives, self.stimuli, self.rng = cfg, net, drives, stimuli, rng
         self.steps = int(round(cfg.trial_ms / cfg.dt))
         self.every = int(round(1.0 / cfg.dt))  # read-outs and learning at 1 ms
         self.t_ms = torch.arange(0, self.steps, self.every, dtype=torch.float64) * cfg.dt
@@ -264,14 +302,10 @@ class _FeatureStream:
 
     def trial(self, trial: Trial, recorder=None) -> Tensor:
         """Run one trial; its features ``[T_ms, N]`` (standardised, before decorrelation)."""
-        cfg, dt, n = self.cfg, self.cfg.dt, self.net.n
-        current = torch.zeros(self.steps, n, dtype=torch.float64)
-        spans = [(self.subsets[trial.cue], cfg.baseline_ms, cfg.cue_ms)]
-        if trial.outcome < 2:
-            spans.append((self.subsets[cfg.n_cues + trial.outcome], cfg.baseline_ms + trial.delay, cfg.outcome_ms))
-        for units, start, length in spans:
-            a, b = int(round(start / dt)), int(round((start + length) / dt))
-            current[a:b, torch.from_numpy(units)] = cfg.stim_amplitude
+        cfg, n = self.cfg, self.net.n
+        outcome = trial.outcome if trial.outcome < 2 else None
+        current = self.stimuli.trial(trial.cue, cfg.baseline_ms, cfg.cue_ms, outcome, cfg.baseline_ms + trial.delay,
+                                     cfg.outcome_ms)
         sim = simulate(self.net, self.steps, current=current, poisson=self.drives, state=self.state,
                        recorder=recorder, generator=self.rng)
         self.state = sim.state
@@ -282,7 +316,8 @@ class _FeatureStream:
         self.baseline = mean if not self.seen else 0.9 * self.baseline + 0.1 * mean
         self.spread = var if not self.seen else 0.9 * self.spread + 0.1 * var
         self.seen = True
-        return ((feats - self.baseline) / (self.spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
+        x = ((feats - self.baseline) / (self.spread.sqrt() + 1.0)).clamp(-cfg.feature_clip, cfg.feature_clip)
+        return x if cfg.feature_threshold is None else (x - cfg.feature_threshold).clamp(min=0.0)
 
     def expose(self, trials: list[Trial]) -> None:
         r"""Run ``trials`` without learning and fix the decorrelating transform from their
@@ -302,14 +337,14 @@ class _FeatureStream:
         return x if self.whiten is None else x @ self.whiten
 
 
-def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, recorder,
+def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.random.Generator, recorder,
          progress: Callable[[int, int], None] | None) -> WhatWhenResult:
     torch_dtype = torch.float64
     n = net.n
     result = WhatWhenResult(cfg)
     result.spontaneous = spontaneous_activity(net, drives, 2000.0, rng)
     trials = schedule(cfg, rng)
-    stream = _FeatureStream(cfg, net, drives, subsets, rng)
+    stream = _FeatureStream(cfg, net, drives, stimuli, rng)
     first = cfg.blocks[0]
     exposure = schedule(replace(cfg, blocks=(first._replace(trials=cfg.whiten_trials),), probe_fraction=0.0),
                         rng) if cfg.whiten_trials else []
@@ -324,7 +359,8 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         d.update({name: [] for name in LEARNERS})
     refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials)
             for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
-    pooled = PooledFeatures(subsets, cfg.dt, stream.every) if refs else None
+    populations = stimuli.subsets + ([stimuli.shared.numpy()] if stimuli.shared.numel() else [])
+    pooled = PooledFeatures(populations, cfg.dt, stream.every) if refs else None
     bin_steps = int(round(50.0 / cfg.dt))
     cue_counts, n_free = torch.zeros(stream.steps // bin_steps, dtype=torch.float64), 0
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
@@ -344,17 +380,19 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
         gate_when = ((t_ms >= cue_on) & (t_ms <= end)).to(torch_dtype) * (not trial.probe)
         gate_what = ((t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)).to(torch_dtype) * (not trial.probe)
         gates = torch.stack([gate_when, gate_what, gate_what])
-        zs = {"three-factor": _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"],
-                                                  cfg.post_baseline)}
+        # scored: each learner's prediction, the read-out with the weights the trial began with
+        # (on learning trials the teacher then corrects the weights within the trial)
+        zs = {name: weights[name] @ x.T for name in LEARNERS}
+        _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline)
         for name in LEARNERS[1:]:
-            zs[name] = _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
+            _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
         window = (int(torch.searchsorted(t_ms, cue_on)), int(torch.searchsorted(t_ms, out_on)))
         for name, ref in refs.items():
             feats = x if name == "features" else pooled.trial(stream.raster)
             ref.add(trial.block, feats, target[0], gate_when, learning=not trial.probe,
                     outcome_free=trial.outcome == 2, window=window)
         if trial.outcome == 2:
-            spikes = stream.raster[: len(cue_counts) * bin_steps, torch.from_numpy(subsets[trial.cue])]
+            spikes = stream.raster[: len(cue_counts) * bin_steps, stimuli.cue_units(trial.cue)]
             cue_counts += spikes.reshape(len(cue_counts), bin_steps, -1).double().mean((1, 2))
             n_free += 1
         pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)
@@ -385,12 +423,11 @@ def _run(cfg: WhatWhenConfig, net, drives, subsets, rng: np.random.Generator, re
 
 
 def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
-                        w: Tensor, rho: float) -> Tensor:
-    """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end; returns
-    the read-outs ``[3, T]`` as they were during the trial."""
+                        w: Tensor, rho: float) -> None:
+    """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end; ``w``
+    is updated in place."""
     s_when = tf_when.initial_state(1, x.shape[1], 1)
-    zs = torch.empty(3, x.shape[0], dtype=x.dtype)
-    zs[0] = w[0] @ x.T
+    z_what = w[1:] @ x.T  # fixed during the trial
     open_ = torch.nonzero(gates[0]).flatten()
     # the eligibility is followed from 5 time constants before the gate opens (its earlier
     # history has decayed away); weights only change while the gate is open
@@ -399,37 +436,30 @@ def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, t
     for t in range(first, last):
         f = x[t:t + 1]
         z = w[0] @ f[0]
-        zs[0, t] = z
         post = (rho + target[0, t] + z.clamp(min=0)).reshape(1, 1)
         err = (target[0, t] - z).reshape(1, 1)
         dw, s_when = tf_when.step(f, post, err, gates[0, t], w[:1], s_when)
         w[:1] += dw
-    zs[0, last:] = w[0] @ x[last:].T
-    zs[1:] = w[1:] @ x.T  # fixed during the trial
-    post = (rho + target[1:] + zs[1:].clamp(min=0)).T[:, None]
-    s_what = tf_what.accumulate_sequence(x[:, None], post, (target[1:] - zs[1:]).T[:, None], gates[1:].T[:, None],
+    post = (rho + target[1:] + z_what.clamp(min=0)).T[:, None]
+    s_what = tf_what.accumulate_sequence(x[:, None], post, (target[1:] - z_what).T[:, None], gates[1:].T[:, None],
                                          w[1:], tf_what.initial_state(1, x.shape[1], 2))
     dw, _ = tf_what.consolidate(w[1:], s_what)
     w[1:] += dw
-    return zs
 
 
 def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tensor, p_state: dict, name: str,
-                 every_ms: float) -> Tensor:
+                 every_ms: float) -> None:
     """One trial of RLS updates every ``every_ms`` ms while a gate is open (all read-outs
-    online); returns the read-outs ``[3, T]`` as they were during the trial."""
+    online); ``w`` and ``p_state[name]`` are updated in place."""
     every = max(1, int(round(every_ms)))
-    zs = torch.empty(3, x.shape[0], dtype=x.dtype)
-    for t in range(x.shape[0]):
-        zs[:, t] = w @ x[t]
+    for t in range(0, x.shape[0], every):
         open_ = gates[:, t] > 0
-        if t % every or not bool(open_.any()):
+        if not bool(open_.any()):
             continue
         # outputs whose gate is closed keep their weights: their target is their own value
-        goal = torch.where(open_, target[:, t], zs[:, t])
+        goal = torch.where(open_, target[:, t], w @ x[t])
         dw, p_state[name] = force.step(x[t], goal, w, p_state[name])
         w += dw
-    return zs
 
 
 def fit(z: Tensor, y: Tensor) -> float:

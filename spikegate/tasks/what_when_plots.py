@@ -111,7 +111,7 @@ def weight_geometry(result: WhatWhenResult, path: str) -> str:
 
 
 def limits(result: WhatWhenResult, path: str) -> str:
-    """What limits the timing: the cue's own neurons' rate after the cue (the reservoir's
+    """What limits the timing: the rate of the neurons the cue drives after the cue (the reservoir's
     memory of it), and per block the mean *when* read-out over the last outcome-free trials of
     the learners and of the held-out least-squares references."""
     cfg = result.config

@@ -131,8 +131,16 @@ class BlockReference:
         mu, y_bar = sx / n, sy / n
         a = xx - n * torch.outer(mu, mu)  # centred
         b = xy - n * mu * y_bar
-        d = (a.diagonal() / n).clamp(min=1e-12).sqrt()  # standard deviations
-        w = torch.linalg.solve(a / torch.outer(d, d) + lam * torch.eye(len(d), dtype=a.dtype), b / d) / d
+        d = (a.diagonal() / n).clamp(min=0.0).sqrt()  # standard deviations
+        # features that barely vary over the fitted samples (spread below a tenth of the median
+        # spread; sparse features can be silent there) carry nothing to fit and are left out:
+        # standardised, a whisper would be magnified for the trials where the feature is active
+        live = d > 0.1 * float(d[d > 0].median()) if bool((d > 0).any()) else d > 0
+        k = live.nonzero().flatten()
+        dk = d[k]
+        w = torch.zeros_like(d)
+        w[k] = torch.linalg.solve(a[k][:, k] / torch.outer(dk, dk) + lam * torch.eye(len(k), dtype=a.dtype),
+                                  b[k] / dk) / dk
         return w, y_bar - mu @ w
 
     def _error(self, fit: tuple[Tensor, Tensor], fold: int) -> float:

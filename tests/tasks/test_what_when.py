@@ -76,6 +76,8 @@ def test_small_run_end_to_end(tmp_path):
             assert key in s[name]
         assert all(np.isfinite(res.what_amp[name]))
         assert len(res.when_fit[name]) == 48 and all(np.isfinite(res.when_fit[name]))  # measured on every trial
+        # scored: the prediction of the weights a trial began with (all zero on the first trial)
+        assert res.what_amp[name][0] == 0.0 and res.when_fit[name][0] == res.when_fit["three-factor"][0]
     # FORCE with a reset at each block start differs from FORCE without one only after the first switch
     first = sum(1 for t in res.trials if t.block == 0)
     assert res.what_amp["FORCE"][:first] == res.what_amp["FORCE+reset"][:first]
@@ -85,7 +87,7 @@ def test_small_run_end_to_end(tmp_path):
     for ref in s["reference"].values():
         assert all(f"{key}[{b.name}]" in ref for key in ("peak_error_ms", "r2", "lambda") for b in cfg.blocks)
     rates = s["cue_rate_hz"]["values"]
-    assert len(rates) == cfg.trial_ms // 50 and max(rates) == max(rates[2:4])  # the cue: 100-200 ms
+    assert len(rates) == cfg.trial_ms // 50 and max(rates) == max(rates[2:])  # from the cue's onset at 100 ms
     rec = read_recording(tmp_path / "rec.h5")
     assert rec.complete and rec.n_steps == 48 * int(cfg.trial_ms / cfg.dt)
     from spikegate.tasks.what_when_plots import all_figures
@@ -119,8 +121,8 @@ def test_exposure_fixes_a_decorrelating_transform():
     cfg = replace(ww.WhatWhenConfig(), n_exc=40, n_inh=10, p=0.2, trial_ms=300.0, whiten_eps=0.5,
                   blocks=(ww.Block("learn", 100.0, (1.0, 0.5, 0.5, 0.25), 4),))
     rng = np.random.default_rng(3)
-    net, drives, subsets = ww.build(cfg, rng)
-    stream = ww._FeatureStream(cfg, net, drives, subsets, rng)
+    net, drives, stimuli = ww.build(cfg, rng)
+    stream = ww._FeatureStream(cfg, net, drives, stimuli, rng)
     x = torch.randn(7, 50, dtype=torch.float64)
     assert torch.equal(stream.features(x), x)  # no exposure, no transform
     stream.expose(ww.schedule(cfg, rng))
@@ -130,7 +132,7 @@ def test_exposure_fixes_a_decorrelating_transform():
     assert torch.allclose(torch.linalg.eigvalsh(m @ c @ m), lam / (lam + 0.5), atol=1e-9)
     assert torch.allclose(stream.features(x), x @ m)
     with pytest.raises(ValueError, match="whiten_eps"):
-        ww._FeatureStream(replace(cfg, whiten_eps=0.0), net, drives, subsets, rng).expose(ww.schedule(cfg, rng)[:1])
+        ww._FeatureStream(replace(cfg, whiten_eps=0.0), net, drives, stimuli, rng).expose(ww.schedule(cfg, rng)[:1])
 
 
 def test_cli_seed_statistics_and_options():
@@ -143,3 +145,16 @@ def test_cli_seed_statistics_and_options():
     assert args.seeds == 3 and args.jobs == 2
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "what-when", "--seeds", "0"])
+
+
+def test_features_are_the_excursions_above_the_threshold():
+    cfg = replace(ww.WhatWhenConfig(), n_exc=40, n_inh=10, p=0.2, trial_ms=300.0,
+                  blocks=(ww.Block("learn", 100.0, (1.0, 0.5, 0.5, 0.25), 3),))
+    feats = {}
+    for theta in (None, 2.0):
+        rng = np.random.default_rng(4)
+        stream = ww._FeatureStream(replace(cfg, feature_threshold=theta), *ww.build(cfg, rng), rng)
+        feats[theta] = [stream.trial(t) for t in ww.schedule(cfg, rng)]
+    for raw, x in zip(feats[None], feats[2.0]):
+        assert float(raw.min()) < 0.0 and float(raw.max()) > 2.0
+        assert torch.equal(x, (raw - 2.0).clamp(min=0.0))

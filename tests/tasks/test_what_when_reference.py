@@ -82,7 +82,7 @@ def test_fit_and_validation_error_from_moments_equal_the_direct_computation():
     ref = BlockReference(fit_trials=10, tail=2, folds=2)
     xs, ys = [], []
     for i in range(4):
-        x = 5.0 + torch.randn(30, 4, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.1, 3.0])
+        x = 5.0 + torch.randn(30, 4, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.5, 3.0])
         y = 2.0 + x @ torch.tensor([0.3, -0.1, 2.0, 0.0], dtype=torch.float64) + 0.1 * torch.randn(30, generator=gen, dtype=torch.float64)
         ref.add(0, x, y, torch.ones(30), learning=True, outcome_free=False, window=(0, 30))
         xs.append(x), ys.append(y)
@@ -96,3 +96,19 @@ def test_fit_and_validation_error_from_moments_equal_the_direct_computation():
     held = torch.cat([xs[1], xs[3]]), torch.cat([ys[1], ys[3]])
     direct = float((held[1] - c - held[0] @ w).pow(2).sum())
     assert math.isclose(ref._error((w, c), 1), direct, rel_tol=1e-9)
+
+
+def test_a_feature_silent_in_the_fitted_trials_is_not_magnified():
+    """A sparse feature nearly constant over the fitted samples, then active in the test trials,
+    must not make the read-out explode (its spread is floored before standardising)."""
+    gen = torch.Generator().manual_seed(4)
+    ref = BlockReference(fit_trials=20, tail=5)
+    for i, (x, y, gate) in enumerate(_trials(gen, 30, 12, 0.05)):
+        sparse = torch.zeros(len(y), 1, dtype=torch.float64)
+        if i < 20:
+            sparse[100 + i, 0] = 1e-4 * torch.randn(1, generator=gen, dtype=torch.float64)  # a whisper, fitted
+        else:
+            sparse[:, 0] = 1.0  # active throughout the test trials
+        ref.add(0, torch.cat([x, sparse], 1), y, gate, learning=i < 20, outcome_free=i >= 20, window=(50, 250))
+    ref.finish()
+    assert ref.results[0]["r2"] > 0.5 and float(ref.traces[0].abs().max()) < 2.0
