@@ -44,6 +44,7 @@ class StimulusInput:
         tau_decay, tau_rise: per neuron decay and rise times (ms) of the cue afferents ``[n]``
             (``tau_rise`` ``None``: the current saturates at :math:`A` during the cue and then
             decays); ``tau_decay`` ``None``: the cue is a step current.
+        cue_amplitude: the cue afferents' peak current (default ``amplitude``).
     """
 
     def __init__(self, subsets: list[np.ndarray], n: int, steps: int, dt: float, amplitude: float, cue_steps: int,
@@ -56,6 +57,7 @@ class StimulusInput:
             raise ValueError("tau_rise needs tau_decay")
         self.subsets, self.n, self.steps, self.dt, self.amplitude = subsets, n, steps, dt, amplitude
         self.cue_amplitude = amplitude if cue_amplitude is None else cue_amplitude
+        self.cue_steps = cue_steps
         self.shared = torch.as_tensor(np.asarray([] if shared is None else shared), dtype=torch.long)
         # the cue afferents' response to the cue, from its onset, over two trials [2 steps, n]
         self.response = None if tau_decay is None else cue_response(cue_steps, 2 * steps, dt, tau_decay, tau_rise)
@@ -71,6 +73,8 @@ class StimulusInput:
         ms, and outcome ``outcome`` (0 = A, 1 = B; ``None`` = none) from ``outcome_on`` for
         ``outcome_ms``; the cue afferents' current beyond the trial's end is kept for the next."""
         a, b = int(round(cue_on / self.dt)), int(round((cue_on + cue_ms) / self.dt))
+        if self.response is not None and b - a != self.cue_steps:
+            raise ValueError(f"the cue afferents were set up for a cue of {self.cue_steps} steps, got {b - a}")
         units = self.cue_units(cue)
         if self.response is None:
             current = torch.zeros(self.steps, self.n, dtype=torch.float64)

@@ -68,6 +68,8 @@ def test_bad_afferent_parameters_are_refused():
         make(tau_decay=torch.ones(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="needs tau_decay"):
         make(tau_rise=torch.ones(8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="40 steps"):
+        make(tau_decay=torch.ones(8, dtype=torch.float64)).trial(0, cue_on=10.0, cue_ms=30.0)
     cfg = replace(ww.WhatWhenConfig(), n_exc=40, n_inh=10)
     for bad, match in (({"cue_tau": (100.0, 50.0)}, "cue_tau"), ({"cue_rise": (0.0, 0.5)}, "cue_rise"),
                        ({"cue_shared": 1.5}, "cue_shared"), ({"cue_tau": None}, "cue_rise needs cue_tau"),
