@@ -252,7 +252,7 @@ def build(cfg: WhatWhenConfig, rng: np.random.Generator):
     tau_d = log_uniform(rng, *cfg.cue_tau, net.n) if cfg.cue_tau else None
     tau_r = log_uniform(rng, *cfg.cue_rise, net.n) * tau_d if cfg.cue_rise else None
     steps = int(round(cfg.trial_ms / cfg.dt))
-    stimuli = StimulusInput(subsets, net.n, steps, cfg.dt, cfg.stim_amplitude, int(round(cfg.cue_ms / cfg.dt)),
+    stimuli = StimulusInput(subsets, net.n, steps, cfg.dt, cfg.stim_amplitude, cfg.baseline_ms, cfg.cue_ms,
                             shared, tau_d, tau_r, cfg.cue_amplitude)
     return net, drives, stimuli
 
@@ -304,8 +304,7 @@ class _FeatureStream:
         """Run one trial; its features ``[T_ms, N]`` (standardised, before decorrelation)."""
         cfg, n = self.cfg, self.net.n
         outcome = trial.outcome if trial.outcome < 2 else None
-        current = self.stimuli.trial(trial.cue, cfg.baseline_ms, cfg.cue_ms, outcome, cfg.baseline_ms + trial.delay,
-                                     cfg.outcome_ms)
+        current = self.stimuli.trial(trial.cue, outcome, cfg.baseline_ms + trial.delay, cfg.outcome_ms)
         sim = simulate(self.net, self.steps, current=current, poisson=self.drives, state=self.state,
                        recorder=recorder, generator=self.rng)
         self.state = sim.state
@@ -359,8 +358,7 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         d.update({name: [] for name in LEARNERS})
     refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials)
             for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
-    populations = stimuli.subsets + ([stimuli.shared.numpy()] if stimuli.shared.numel() else [])
-    pooled = PooledFeatures(populations, cfg.dt, stream.every) if refs else None
+    pooled = PooledFeatures(stimuli.populations(), cfg.dt, stream.every) if refs else None
     bin_steps = int(round(50.0 / cfg.dt))
     cue_counts, n_free = torch.zeros(stream.steps // bin_steps, dtype=torch.float64), 0
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
@@ -383,7 +381,8 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         # scored: each learner's prediction, the read-out with the weights the trial began with
         # (on learning trials the teacher then corrects the weights within the trial)
         zs = {name: weights[name] @ x.T for name in LEARNERS}
-        _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline)
+        _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline,
+                            zs["three-factor"][1:])
         for name in LEARNERS[1:]:
             _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
         window = (int(torch.searchsorted(t_ms, cue_on)), int(torch.searchsorted(t_ms, out_on)))
@@ -423,11 +422,11 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
 
 
 def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
-                        w: Tensor, rho: float) -> None:
-    """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end; ``w``
-    is updated in place."""
+                        w: Tensor, rho: float, z_what: Tensor) -> None:
+    """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end from their
+    read-outs ``z_what [2, T]`` (``w[1:] @ x.T``: fixed during the trial); ``w`` is updated in
+    place."""
     s_when = tf_when.initial_state(1, x.shape[1], 1)
-    z_what = w[1:] @ x.T  # fixed during the trial
     open_ = torch.nonzero(gates[0]).flatten()
     # the eligibility is followed from 5 time constants before the gate opens (its earlier
     # history has decayed away); weights only change while the gate is open

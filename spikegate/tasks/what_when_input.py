@@ -39,7 +39,7 @@ class StimulusInput:
         subsets: neuron indices of the cues' own subsets, then of outcomes A and B.
         n: number of neurons; ``steps``: steps per trial; ``dt``: step (ms).
         amplitude: the current :math:`A` of every stimulus (model units).
-        cue_steps: the cue's length in steps.
+        cue_on, cue_ms: the cue's onset in its trial and its length (ms), the same every trial.
         shared: neuron indices every cue drives as well (may be empty).
         tau_decay, tau_rise: per neuron decay and rise times (ms) of the cue afferents ``[n]``
             (``tau_rise`` ``None``: the current saturates at :math:`A` during the cue and then
@@ -47,8 +47,8 @@ class StimulusInput:
         cue_amplitude: the cue afferents' peak current (default ``amplitude``).
     """
 
-    def __init__(self, subsets: list[np.ndarray], n: int, steps: int, dt: float, amplitude: float, cue_steps: int,
-                 shared: np.ndarray | None = None, tau_decay: Tensor | None = None,
+    def __init__(self, subsets: list[np.ndarray], n: int, steps: int, dt: float, amplitude: float, cue_on: float,
+                 cue_ms: float, shared: np.ndarray | None = None, tau_decay: Tensor | None = None,
                  tau_rise: Tensor | None = None, cue_amplitude: float | None = None) -> None:
         for name, tau in (("tau_decay", tau_decay), ("tau_rise", tau_rise)):
             if tau is not None and (tau.shape != (n,) or not bool(torch.all(tau > 0))):
@@ -57,25 +57,30 @@ class StimulusInput:
             raise ValueError("tau_rise needs tau_decay")
         self.subsets, self.n, self.steps, self.dt, self.amplitude = subsets, n, steps, dt, amplitude
         self.cue_amplitude = amplitude if cue_amplitude is None else cue_amplitude
-        self.cue_steps = cue_steps
+        self.cue_span = int(round(cue_on / dt)), int(round((cue_on + cue_ms) / dt))  # steps [on, off)
         self.shared = torch.as_tensor(np.asarray([] if shared is None else shared), dtype=torch.long)
+        self._cue_units = [torch.unique(torch.cat([torch.as_tensor(s, dtype=torch.long), self.shared]))
+                           for s in subsets[:-2]]
         # the cue afferents' response to the cue, from its onset, over two trials [2 steps, n]
+        cue_steps = self.cue_span[1] - self.cue_span[0]
         self.response = None if tau_decay is None else cue_response(cue_steps, 2 * steps, dt, tau_decay, tau_rise)
         self.pending = torch.zeros(steps, n, dtype=torch.float64)  # current carried into the next trial
 
     def cue_units(self, cue: int) -> Tensor:
         """The neurons cue ``cue`` drives: its own subset and the shared one."""
-        return torch.unique(torch.cat([torch.as_tensor(self.subsets[cue], dtype=torch.long), self.shared]))
+        return self._cue_units[cue]
 
-    def trial(self, cue: int, cue_on: float, cue_ms: float, outcome: int | None = None,
-              outcome_on: float = 0.0, outcome_ms: float = 0.0) -> Tensor:
-        """The current ``[steps, n]`` of one trial: cue ``cue`` from ``cue_on`` ms for ``cue_ms``
-        ms, and outcome ``outcome`` (0 = A, 1 = B; ``None`` = none) from ``outcome_on`` for
-        ``outcome_ms``; the cue afferents' current beyond the trial's end is kept for the next."""
-        a, b = int(round(cue_on / self.dt)), int(round((cue_on + cue_ms) / self.dt))
-        if self.response is not None and b - a != self.cue_steps:
-            raise ValueError(f"the cue afferents were set up for a cue of {self.cue_steps} steps, got {b - a}")
-        units = self.cue_units(cue)
+    def populations(self) -> list[np.ndarray]:
+        """Every stimulus population: the cues' own subsets, outcomes A and B, and the shared
+        subset if there is one."""
+        return list(self.subsets) + ([self.shared.numpy()] if self.shared.numel() else [])
+
+    def trial(self, cue: int, outcome: int | None = None, outcome_on: float = 0.0, outcome_ms: float = 0.0) -> Tensor:
+        """The current ``[steps, n]`` of one trial: cue ``cue``, and outcome ``outcome`` (0 = A,
+        1 = B; ``None`` = none) from ``outcome_on`` ms for ``outcome_ms``; the cue afferents'
+        current beyond the trial's end is kept for the next."""
+        a, b = self.cue_span
+        units = self._cue_units[cue]
         if self.response is None:
             current = torch.zeros(self.steps, self.n, dtype=torch.float64)
             current[a:b, units] = self.cue_amplitude

@@ -135,8 +135,8 @@ class BlockReference:
         # features that barely vary over the fitted samples (spread below a tenth of the median
         # spread; sparse features can be silent there) carry nothing to fit and are left out:
         # standardised, a whisper would be magnified for the trials where the feature is active
-        live = d > 0.1 * float(d[d > 0].median()) if bool((d > 0).any()) else d > 0
-        k = live.nonzero().flatten()
+        floor = 0.1 * float(d[d > 0].median()) if bool((d > 0).any()) else 0.0
+        k = (d > floor).nonzero().flatten()
         dk = d[k]
         w = torch.zeros_like(d)
         w[k] = torch.linalg.solve(a[k][:, k] / torch.outer(dk, dk) + lam * torch.eye(len(k), dtype=a.dtype),
