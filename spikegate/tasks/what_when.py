@@ -150,6 +150,8 @@ class WhatWhenConfig:
             raise ValueError(f"cue_shared must be a fraction in [0, 1], got {self.cue_shared}")
         if self.cue_rise is not None and self.cue_tau is None:
             raise ValueError("cue_rise needs cue_tau")
+        if self.cue_rise is not None and not self.cue_rise[1] < 1.0:
+            raise ValueError(f"cue_rise: a rise must be shorter than its decay, got ratios up to {self.cue_rise[1]}")
         if self.cue_amplitude is not None:
             check_positive(self.cue_amplitude, "cue_amplitude")
         if self.feature_threshold is not None and not 0.0 <= self.feature_threshold < self.feature_clip:

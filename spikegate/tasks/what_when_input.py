@@ -13,7 +13,8 @@ metabotropic-like currents of diverse time scales):
     \tau_{r,j} \dot h_j = -h_j + \mathbb 1_\mathrm{cue}(t), \qquad
     \tau_{d,j} \dot s_j = -s_j + h_j, \qquad I_j(t) = A\, s_j(t) / \max_t s_j,
 
-a double-exponential response to the cue's pulse with peak :math:`A`, reached the later the
+a double-exponential response to the cue's pulse with peak :math:`A` (the read-out features'
+synapse, :class:`~spikegate.plasticity.DoubleExponential`, integrated exactly per step), reached the later the
 slower the rise (for a short cue near :math:`\tau_r\tau_d\ln(\tau_d/\tau_r)/(\tau_d-\tau_r)`).
 Each driven neuron therefore fires most at its own delay after the cue, a population of
 time cells that tiles the delays (spectral timing). Without rises the current saturates at
@@ -30,6 +31,8 @@ import math
 import numpy as np
 import torch
 from torch import Tensor
+
+from spikegate.plasticity import DoubleExponential
 
 
 class StimulusInput:
@@ -98,23 +101,20 @@ def cue_response(cue_steps: int, steps: int, dt: float, tau_decay: Tensor, tau_r
     r"""Response ``[steps, n]`` of the cue afferents to a cue of ``cue_steps`` steps, peak 1.
 
     Without rise times: 1 during the cue, then :math:`e^{-(t - t_\mathrm{off})/\tau_d}`.
-    With them: the cue pulse through a double-exponential synapse,
-    :math:`\tau_r \dot h = -h + \mathbb 1_\mathrm{cue}`,
-    :math:`\tau_d \dot s = -s + h`, normalised to a peak of 1; it peaks later the slower the
-    rise, so each neuron is driven hardest at its own delay after the cue (time cells)."""
+    With them: the cue pulse through the read-out's double-exponential synapse
+    (:class:`~spikegate.plasticity.DoubleExponential`, exact per step; ``tau_rise < tau_decay``),
+    normalised to a peak of 1; it peaks later the slower the rise, so each neuron is driven
+    hardest at its own delay after the cue (time cells)."""
     n = tau_decay.numel()
-    k = torch.arange(steps, dtype=torch.float64)[:, None]
     if tau_rise is None:
+        k = torch.arange(steps - cue_steps, dtype=torch.float64)[:, None]
         out = torch.ones(steps, n, dtype=torch.float64)
-        out[cue_steps:] = torch.exp(-(k[: steps - cue_steps] + 1) * dt / tau_decay)
+        out[cue_steps:] = torch.exp(-(k + 1) * dt / tau_decay)
         return out
-    dr, dd = torch.exp(-dt / tau_rise.double()), torch.exp(-dt / tau_decay.double())
-    h, s = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-    out = torch.empty(steps, n, dtype=torch.float64)
-    for t in range(steps):
-        h = h * dr + (1 - dr) * float(t < cue_steps)
-        s = s * dd + (1 - dd) * h
-        out[t] = s
+    synapse = DoubleExponential(tau_rise, tau_decay, dt)
+    pulse = torch.zeros(steps, n, dtype=torch.float64)
+    pulse[:cue_steps] = 1.0
+    out, _ = synapse.run(pulse, synapse.initial_state(torch.zeros(1, n, dtype=torch.float64)))
     return out / out.max(0).values
 
 

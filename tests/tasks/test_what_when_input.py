@@ -47,7 +47,7 @@ def test_slow_afferents_decay_with_their_own_time_constants_across_trials():
 
 def test_rising_afferents_peak_later_the_slower_the_rise():
     tau_d = torch.full((4,), 200.0, dtype=torch.float64)
-    tau_r = torch.tensor([5.0, 40.0, 120.0, 200.0], dtype=torch.float64)  # the last: rise = decay
+    tau_r = torch.tensor([5.0, 40.0, 120.0, 190.0], dtype=torch.float64)
     resp = cue_response(200, 3000, 0.5, tau_d, tau_r)
     assert torch.allclose(resp.max(0).values, torch.ones(4, dtype=torch.float64))
     peaks = resp.argmax(0)
@@ -72,7 +72,7 @@ def test_bad_afferent_parameters_are_refused():
     for bad, match in (({"cue_tau": (100.0, 50.0)}, "cue_tau"), ({"cue_rise": (0.0, 0.5)}, "cue_rise"),
                        ({"cue_shared": 1.5}, "cue_shared"), ({"cue_tau": None}, "cue_rise needs cue_tau"),
                        ({"cue_tau": (1.0, math.inf)}, "cue_tau"), ({"feature_threshold": 4.0}, "feature_threshold"),
-                       ({"cue_amplitude": -1.0}, "cue_amplitude")):
+                       ({"cue_amplitude": -1.0}, "cue_amplitude"), ({"cue_rise": (0.5, 1.0)}, "shorter than its decay")):
         with pytest.raises(ValueError, match=match):
             replace(cfg, **bad)
 
