@@ -112,6 +112,7 @@ def _rows(cfg) -> list[tuple[str, str]]:
     rows = []
     for b in cfg.blocks:
         rows.append((f"T2.1 |peak - delay| ms, {b.name} (last {cfg.tail_trials} no-outcome)", f"peak_error_ms[{b.name}]"))
+        rows.append((f"     same, peak of the trace smoothed over {cfg.fine_peak_ms:g} ms", f"fine_peak_error_ms[{b.name}]"))
         rows.append((f"     per-trial mean |peak - delay| ms, {b.name}", f"timing_error_ms[{b.name}]"))
         rows.append((f"     *when* R^2 before the outcome, {b.name} (last {cfg.tail_trials} trials)", f"when_r2[{b.name}]"))
     for b in cfg.blocks:
@@ -122,6 +123,16 @@ def _rows(cfg) -> list[tuple[str, str]]:
              ("T2.4 |cos(W_what, W_when)| after 10 trials", "cos_what_when_early"),
              ("     |cos(W_what, W_when)| at the end", "cos_what_when_end")]
     return rows
+
+
+_IDEAL = ("*what* sampling limit: ideal learners fed the same outcomes instead of a reservoir "
+          "(what_when_reference.outcome_learners): T2.2 r per block, trials to re-reach the level before the "
+          "probability switch")
+
+
+def _ideal_rows(cfg) -> list[tuple[str, str]]:
+    return [(f"r {b.name}", f"prob_r[{b.name}]") for b in cfg.blocks] + [
+        ("trials to re-reach", "adapt_probability_trials")]
 
 
 _GOALS = ("goals: T2.1 <= 20 ms, T2.2 r >= 0.95 and slope 1 +- 0.2, T2.3 three-factor <= 20 and FORCE >= 2x "
@@ -142,6 +153,11 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
         print(f"{label:<68}" + "".join(f"{_fmt(s[n].get(key)):>16}" for n in LEARNERS))
     print(f"(|cos| of random vectors ~ {s['random_cos_expected']['value']:.3f}; {_GOALS})")
     _print_limits(cfg, s)
+    ideal = s.get("outcome learners", {})
+    if ideal:
+        print(_IDEAL)
+        for name, row in ideal.items():
+            print(f"  {name:<26}" + ", ".join(f"{label} {_fmt(row.get(k))}" for label, k in _ideal_rows(cfg)))
 
 
 def _print_limits(cfg, s: dict) -> None:
@@ -189,6 +205,12 @@ def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:
         print(f"{name}:")
         for label, key in _rows(cfg):
             print(f"  {label.strip():<68}{seed_statistics([s[name].get(key) for s in summaries])}")
+    if summaries[0].get("outcome learners"):
+        print(_IDEAL)
+        for name in summaries[0]["outcome learners"]:
+            for label, key in _ideal_rows(cfg):
+                values = [s["outcome learners"][name].get(key) for s in summaries]
+                print(f"  {name + ': ' + label:<68}{seed_statistics(values)}")
     names = sorted({name for s in summaries for name in s.get("reference", {})})
     for name in names:
         print(f"least-squares reference on {name} (held out):")

@@ -16,7 +16,11 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
   peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
   a block's last ``tail_trials`` trials without an outcome stimulus (probes and omissions:
-  on the others the outcome itself drives the reservoir); its adaptation after a switch
+  on the others the outcome itself drives the reservoir), smoothed with a Gaussian of a third
+  of the target's width (``peak_smoothing``; the target bump at 600 ms stays within 2.5 % of
+  its peak over +-20 ms, so the maximum of a barely smoothed trace moves by tens of ms with a
+  few percent of noise; the peak of the trace smoothed over ``fine_peak_ms`` is reported
+  too); its adaptation after a switch
   (T2.3) from its fit to the target over the anticipation window (cue to outcome), which is
   measured on every trial since no outcome stimulus has reached the reservoir yet. Every score
   is of the learner's *prediction*: its read-outs with the weights the trial began with (on
@@ -55,6 +59,14 @@ react to the outcome stimulus.
   offline consolidation between trials; eligibility with postsynaptic factor
   :math:`\rho_0 + y^* + [z]_+` (the read-out's spontaneous activity ``post_baseline``, teacher
   drive, and its own output).
+  For *what*, the presynaptic factor is each feature's deviation from ``what_centre``
+  (:math:`\lambda = 0.9`) times its running mean over the *what* gate,
+  :math:`f_j - \lambda \langle f_j \rangle` (``what_centre_trials``: rate 1/20 per learning
+  trial), a covariance rule (Sejnowski 1977). The cues' features at the outcome time share a
+  large common part (their mean patterns have cosines of 0.7-0.8). With a plain Hebbian
+  factor, every outcome moves all cues' amplitudes through that part, so the amplitudes follow
+  the latest outcomes of any cue; the centred factor slows the common part about tenfold and
+  leaves the parts that tell the cues apart as fast as before.
 * FORCE (:class:`~spikegate.plasticity.FORCE`) on the same features, targets and gates,
   without and with a reset of :math:`P` at each block start.
 
@@ -80,7 +92,8 @@ from spikegate.plasticity import FORCE, DoubleExponential, ThreeFactor
 from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_recorder, simulate
 from spikegate.tasks.izhikevich_network import isi_cv
 from spikegate.tasks.what_when_input import StimulusInput, log_uniform
-from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures
+from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures, outcome_learners
+from spikegate.tasks.what_when_scores import fit, peak_index, trials_to_adapt, what_scores
 
 LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
 
@@ -125,10 +138,16 @@ class WhatWhenConfig:
     tau_features: tuple[float, float] = (20.0, 1000.0)  # decay times of the feature filters (ms)
     rise_ratio: tuple[float, float] | None = None  # rise / decay time of the feature filters
     bump_width: float = 0.15
+    # peak times (T2.1) are read from traces smoothed with a Gaussian of this fraction of the
+    # target's width; the finer estimate of ``fine_peak_ms`` (about a 10 ms average) is printed too
+    peak_smoothing: float = 1 / 3
+    fine_peak_ms: float = 3.0
     feature_clip: float = 4.0  # standardised features saturate at +-4
     feature_threshold: float | None = 2.0  # only excursions above this (standard units) reach the read-outs
     eta_when: float = 1e-5
     eta_what: float = 2e-5
+    what_centre: float = 0.9  # *what* presynaptic factor f - lambda <f> (covariance rule); 0 = f
+    what_centre_trials: int = 20  # <f>: running mean over the *what* gate, rate 1 / this many learning trials
     post_baseline: float = 5.0  # read-out's spontaneous activity in the postsynaptic factor
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0
@@ -154,6 +173,12 @@ class WhatWhenConfig:
             raise ValueError(f"cue_rise: a rise must be shorter than its decay, got ratios up to {self.cue_rise[1]}")
         if self.cue_amplitude is not None:
             check_positive(self.cue_amplitude, "cue_amplitude")
+        check_positive(self.peak_smoothing, "peak_smoothing")
+        check_positive(self.fine_peak_ms, "fine_peak_ms")
+        if not 0.0 <= self.what_centre <= 1.0:
+            raise ValueError(f"what_centre must be in [0, 1], got {self.what_centre}")
+        if not (isinstance(self.what_centre_trials, int) and self.what_centre_trials >= 1):
+            raise ValueError(f"what_centre_trials must be an int >= 1, got {self.what_centre_trials}")
         if self.feature_threshold is not None and not 0.0 <= self.feature_threshold < self.feature_clip:
             raise ValueError(f"feature_threshold must be in [0, feature_clip = {self.feature_clip}), "
                              f"got {self.feature_threshold}")
@@ -197,12 +222,6 @@ class WhatWhenResult:
 
 def _bump(t: Tensor, centre: float, width: float) -> Tensor:
     return torch.exp(-0.5 * ((t - centre) / width) ** 2)
-
-
-def _peak(z: Tensor, dt_ms: float = 1.0, smooth_ms: float = 10.0) -> int:
-    k = max(1, int(smooth_ms / dt_ms))
-    zs = torch.nn.functional.avg_pool1d(z[None, None], k, stride=1, padding=k // 2, count_include_pad=False)[0, 0]
-    return int(torch.argmax(zs[: z.numel()]))
 
 
 def _cos(a: Tensor, b: Tensor) -> float:
@@ -358,7 +377,8 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
     p_state = {name: force.initial_state(n) for name in LEARNERS[1:]}
     for d in (result.when_fit, result.when_peak, result.what_amp, result.cosines):
         d.update({name: [] for name in LEARNERS})
-    refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials)
+    refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials,
+                                 peak_width=cfg.peak_smoothing * cfg.bump_width)
             for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
     pooled = PooledFeatures(stimuli.populations(), cfg.dt, stream.every) if refs else None
     bin_steps = int(round(50.0 / cfg.dt))
@@ -366,6 +386,7 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
     sums: dict[str, dict[tuple[int, int], list[Tensor]]] = {name: {} for name in LEARNERS}
     end_sums: dict[str, dict[int, list[Tensor]]] = {name: {} for name in LEARNERS}
     cue_on = cfg.baseline_ms
+    what_mean: Tensor | None = None  # running mean of the features over the *what* gate
     for index, trial in enumerate(trials):
         if index and trial.block != trials[index - 1].block:
             p_state["FORCE+reset"] = force.reset(p_state["FORCE+reset"])
@@ -383,8 +404,13 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         # scored: each learner's prediction, the read-out with the weights the trial began with
         # (on learning trials the teacher then corrects the weights within the trial)
         zs = {name: weights[name] @ x.T for name in LEARNERS}
+        if cfg.what_centre and not trial.probe:
+            window_mean = x[gate_what > 0].mean(0)
+            what_mean = window_mean if what_mean is None else (
+                what_mean + (window_mean - what_mean) / cfg.what_centre_trials)
+        pre_what = x - cfg.what_centre * what_mean if what_mean is not None else x
         _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline,
-                            zs["three-factor"][1:])
+                            zs["three-factor"][1:], pre_what)
         for name in LEARNERS[1:]:
             _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
         window = (int(torch.searchsorted(t_ms, cue_on)), int(torch.searchsorted(t_ms, out_on)))
@@ -401,7 +427,8 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         for name in LEARNERS:
             z = zs[name]
             result.when_fit[name].append(fit(z[0, anticipation], target[0, anticipation]))
-            result.when_peak[name].append(float(t_ms[_peak(z[0])] - cue_on) if trial.probe else float("nan"))
+            peak = float(t_ms[peak_index(z[0], cfg.peak_smoothing * width)] - cue_on) if trial.probe else float("nan")
+            result.when_peak[name].append(peak)
             result.what_amp[name].append(float(z[1, pre_out].mean()))
             result.cosines[name].append(_cos(weights[name][0], weights[name][1]))
             if trial.probe:
@@ -424,10 +451,10 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
 
 
 def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
-                        w: Tensor, rho: float, z_what: Tensor) -> None:
+                        w: Tensor, rho: float, z_what: Tensor, pre_what: Tensor) -> None:
     """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end from their
-    read-outs ``z_what [2, T]`` (``w[1:] @ x.T``: fixed during the trial); ``w`` is updated in
-    place."""
+    read-outs ``z_what [2, T]`` (``w[1:] @ x.T``: fixed during the trial) with the presynaptic
+    factor ``pre_what [T, N]``; ``w`` is updated in place."""
     s_when = tf_when.initial_state(1, x.shape[1], 1)
     open_ = torch.nonzero(gates[0]).flatten()
     # the eligibility is followed from 5 time constants before the gate opens (its earlier
@@ -442,7 +469,7 @@ def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, t
         dw, s_when = tf_when.step(f, post, err, gates[0, t], w[:1], s_when)
         w[:1] += dw
     post = (rho + target[1:] + z_what.clamp(min=0)).T[:, None]
-    s_what = tf_what.accumulate_sequence(x[:, None], post, (target[1:] - z_what).T[:, None], gates[1:].T[:, None],
+    s_what = tf_what.accumulate_sequence(pre_what[:, None], post, (target[1:] - z_what).T[:, None], gates[1:].T[:, None],
                                          w[1:], tf_what.initial_state(1, x.shape[1], 2))
     dw, _ = tf_what.consolidate(w[1:], s_what)
     w[1:] += dw
@@ -463,36 +490,6 @@ def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tens
         w += dw
 
 
-def fit(z: Tensor, y: Tensor) -> float:
-    r"""Coefficient of determination :math:`1 - \sum (z - y)^2 / \sum (y - \bar y)^2` of a
-    read-out ``z`` against its target ``y`` (1 = exact, 0 = no better than the target's mean,
-    negative = worse)."""
-    ss = float((y - y.mean()).pow(2).sum())
-    return 1.0 - float((z - y).pow(2).sum()) / ss if ss > 0 else float("nan")
-
-
-def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9,
-                    tail: int = 20, asymptote: float | None = None) -> int | None:
-    """Trials after ``start`` until the score, smoothed over ``smooth`` measured trials (NaN =
-    not measured), first covers ``level`` of the way from its value at the switch to the
-    asymptote: ``asymptote`` if given (e.g. the level reached before the switch), else the
-    block's own (mean of its last ``tail`` measurements); ``None`` if never."""
-    s = np.asarray(scores[start:stop], dtype=float)
-    idx = np.flatnonzero(np.isfinite(s))
-    if idx.size < smooth + (tail if asymptote is None else 0):
-        return None
-    vals = s[idx]
-    smoothed = np.convolve(vals, np.ones(smooth) / smooth, mode="valid")
-    first = smoothed[0]
-    asym = vals[-tail:].mean() if asymptote is None else asymptote
-    if not np.isfinite(asym):
-        return None
-    goal = first + level * (asym - first)
-    up = asym >= first
-    hit = np.flatnonzero(smoothed >= goal) if up else np.flatnonzero(smoothed <= goal)
-    return int(idx[hit[0] + smooth - 1]) + 1 if hit.size else None
-
-
 def summary(result: WhatWhenResult) -> dict[str, dict]:
     """The quantities of ``TARGETS.md`` §2, per learner."""
     cfg, trials = result.config, result.trials
@@ -506,43 +503,29 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
             # T2.1: peak of the *when* read-out's mean trace over the block's last trials that
             # had no outcome stimulus (probes and omissions; the read-out is one for all cues)
             if b in result.end_traces[name]:
-                peak = _peak(result.end_traces[name][b][0])
-                row[f"peak_error_ms[{block.name}]"] = abs(peak - cfg.baseline_ms - block.delay)
+                trace, due = result.end_traces[name][b][0], cfg.baseline_ms + block.delay
+                sd = cfg.peak_smoothing * cfg.bump_width * block.delay
+                row[f"peak_error_ms[{block.name}]"] = abs(peak_index(trace, sd) - due)
+                row[f"fine_peak_error_ms[{block.name}]"] = abs(peak_index(trace, cfg.fine_peak_ms) - due)
             peaks = [p for p, t in zip(result.when_peak[name], trials) if t.block == b and math.isfinite(p)]
             last = peaks[-10:]
             row[f"timing_error_ms[{block.name}]"] = float(np.mean(np.abs(np.asarray(last) - block.delay))) if last else None
             row[f"peak_ms[{block.name}]"] = float(np.mean(last)) if last else None
             fits = [f for f, t in zip(result.when_fit[name], trials) if t.block == b][-cfg.tail_trials:]
             row[f"when_r2[{block.name}]"] = float(np.mean(fits)) if fits else None  # R^2 before the outcome
-            amps, probs = [], []
-            for c in range(cfg.n_cues):
-                a = [v for v, t in zip(result.what_amp[name], trials) if t.block == b and t.cue == c]
-                if a:
-                    amps.append(float(np.mean(a[-15:])))
-                    probs.append(block.probs[c])
-            if len(amps) >= 3 and np.std(amps) > 0:
-                r = float(np.corrcoef(amps, probs)[0, 1])
-                slope = float(np.polyfit(probs, amps, 1)[0])
-                row[f"prob_r[{block.name}]"] = r
-                row[f"prob_slope[{block.name}]"] = slope
-                row[f"prob_slope_norm[{block.name}]"] = slope / max(amps) if max(amps) > 0 else None
-                row[f"amplitudes[{block.name}]"] = [round(a, 3) for a in amps]
         # adaptation after the timing switch (block 1) and the probability switch (block 2)
         if len(cfg.blocks) >= 2:
             # timing accuracy on every trial: the *when* read-out's fit to its target over the
             # anticipation window (cue to outcome), which no outcome stimulus has reached yet
             row["adapt_timing_trials"] = trials_to_adapt(result.when_fit[name], starts[1], ends[1])
-        if len(cfg.blocks) >= 3:
-            # the probability switch permutes the cues' probabilities, so the accuracy reached
-            # before it is attainable after it: adaptation = re-reaching that level (SPEC §3.8),
-            # and a learner that stays at a worse level never adapts
-            err = [-abs(a - t.prob) for a, t in zip(result.what_amp[name], trials)]
-            before = float(np.mean(err[max(starts[1], starts[2] - cfg.tail_trials):starts[2]]))
-            row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], ends[2], asymptote=before)
+        row.update(what_scores(result.what_amp[name], trials, cfg))
         cos = result.cosines[name]
         row["cos_what_when_early"] = cos[min(9, len(cos) - 1)]
         row["cos_what_when_end"] = cos[-1]
         out[name] = row
+    # the sampling limit of the *what* scores: ideal learners fed the same outcomes
+    out["outcome learners"] = {name: what_scores(amps, trials, cfg)
+                               for name, amps in outcome_learners(trials, cfg.n_cues).items()}
     out["random_cos_expected"] = {"value": 1 / math.sqrt(result.weights[LEARNERS[0]].shape[1])}
     # least-squares references (what_when_reference): held-out timing of the best linear read-out
     out["reference"] = {name: {f"{key}[{cfg.blocks[b].name}]": v for b, scores in blocks_.items()

@@ -74,12 +74,15 @@ def adaptation(result: WhatWhenResult, path: str) -> str:
     fig = Figure(figsize=(11, 6.5))
     ax1, ax2 = fig.subplots(2, 1)
     k = 8
+    mid = (k - 1) // 2  # each average is drawn at its window's middle, as trials_to_adapt counts
     for name in LEARNERS:
         s = np.asarray(result.when_fit[name], dtype=float)
         idx = np.flatnonzero(np.isfinite(s))
-        ax1.plot(idx[k - 1:], np.convolve(s[idx], np.ones(k) / k, "valid"), color=COLORS[name], label=name)
+        ax1.plot(idx[mid:mid + idx.size - k + 1], np.convolve(s[idx], np.ones(k) / k, "valid"), color=COLORS[name],
+                 label=name)
         err = np.abs(np.asarray(result.what_amp[name]) - np.asarray([t.prob for t in trials]))
-        ax2.plot(np.arange(k - 1, len(err)), np.convolve(err, np.ones(k) / k, "valid"), color=COLORS[name], label=name)
+        ax2.plot(np.arange(mid, mid + len(err) - k + 1), np.convolve(err, np.ones(k) / k, "valid"),
+                 color=COLORS[name], label=name)
     for ax in (ax1, ax2):
         for start in np.flatnonzero(np.diff(blocks)) + 1:
             ax.axvline(start, color="k", ls="--", lw=0.8)
@@ -87,7 +90,7 @@ def adaptation(result: WhatWhenResult, path: str) -> str:
     ax1.set_ylabel("when: R² before the outcome")
     ax2.set_ylabel("what: |amplitude - P(A|cue)|")
     ax2.set_xlabel("trial (dashed: unsignalled switches)")
-    fig.suptitle(f"adaptation; moving average over {k} trials")
+    fig.suptitle(f"adaptation; centred moving average over {k} trials")
     return _save(fig, path)
 
 

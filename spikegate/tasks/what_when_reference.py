@@ -17,7 +17,7 @@ and :math:`\lambda` chosen by ``folds``-fold cross-validation over those trials 
 :math:`y_f^\top y_f` and the count), from which both the fit and the validation error
 :math:`\sum_f (y - c - x^\top w)^2` follow. The read-out is then tested on the block's last
 ``tail`` trials without an outcome stimulus that it was not fitted to (in blocks of 100 trials
-or more, the trials T2.1 is read from): the peak error of their mean read-out (as T2.1) and
+or more, the trials T2.1 is read from): the peak error of their mean read-out (as T2.1, ``peak_width``) and
 their mean single-trial :math:`R^2` over the anticipation window (cue to outcome).
 
 Two representations (:func:`pooled_bank` builds the second):
@@ -37,6 +37,8 @@ from collections import deque
 
 import torch
 from torch import Tensor
+
+from spikegate.tasks.what_when_scores import fit, peak_index
 
 from spikegate.plasticity import DoubleExponential
 
@@ -77,10 +79,11 @@ class BlockReference:
     samples of 1 ms, as the task's read-outs)."""
 
     def __init__(self, fit_trials: int = 50, tail: int = 20, folds: int = 5,
-                 lambdas: tuple[float, ...] = LAMBDAS) -> None:
+                 lambdas: tuple[float, ...] = LAMBDAS, peak_width: float = 0.05) -> None:
         if fit_trials < folds or folds < 2:
             raise ValueError(f"need fit_trials >= folds >= 2, got {fit_trials} and {folds}")
         self.fit_trials, self.tail, self.folds, self.lambdas = fit_trials, tail, folds, lambdas
+        self.peak_width = peak_width  # the peak is read after a Gaussian smoothing of this fraction of the delay
         self.results: dict[int, dict] = {}  # block -> scores
         self.traces: dict[int, Tensor] = {}  # block -> mean read-out over the test trials
         self._block: int | None = None
@@ -160,13 +163,44 @@ class BlockReference:
         lam = self.lambdas[min(range(len(cv)), key=cv.__getitem__)]
         w, c = self._solve(self._others(None), lam)
         zs = [c + x.double() @ w for x, _, _ in self._tail]
-        from spikegate.tasks.what_when import _peak, fit
-
         r2 = [fit(z[a:b], y.double()[a:b]) for z, (_, y, (a, b)) in zip(zs, self._tail)]
         mean = torch.stack(zs).mean(0)
-        due = self._tail[-1][2][1]  # the outcome's time (sample) in the block's trials
+        cue, due = self._tail[-1][2]  # the cue's and the outcome's time (sample) in the block's trials
         self.results[self._block] = {
-            "peak_error_ms": abs(_peak(mean) - due), "r2": sum(r2) / len(r2), "lambda": lam,
+            "peak_error_ms": abs(peak_index(mean, self.peak_width * (due - cue)) - due), "r2": sum(r2) / len(r2), "lambda": lam,
             "fit_trials": self._seen, "test_trials": len(zs)}
         self.traces[self._block] = mean
         self._block = None
+
+
+def outcome_learners(trials, n_cues: int, rates: tuple[float, ...] = (0.1, 0.2, 0.5)) -> dict[str, list[float]]:
+    r"""Predictions of :math:`P(A \mid \text{cue})` by ideal learners that see the outcomes
+    themselves instead of a reservoir: the sampling limit of the *what* scores (T2.2, and the
+    re-adaptation after the probability switch), which no read-out can beat with the same trials.
+
+    For each trial, the prediction made before it (the learners update after each learning
+    trial, as the read-outs do; probes teach nothing):
+
+    * ``running average mu``: per cue :math:`z \leftarrow z + \mu (1[A] - z)`, for each
+      :math:`\mu` in ``rates``; a larger rate adapts faster after a switch and is noisier;
+    * ``frequency in block``: the fraction of A among the cue's learning trials so far in the
+      block (0.5 before the first): the mean of an observer told when the block switched."""
+    avg = {mu: [0.0] * n_cues for mu in rates}
+    counts = [[0, 0] for _ in range(n_cues)]
+    out: dict[str, list[float]] = {f"running average mu={mu:g}": [] for mu in rates}
+    out["frequency in block"] = []
+    block = None
+    for t in trials:
+        if t.block != block:
+            block, counts = t.block, [[0, 0] for _ in range(n_cues)]
+        for mu in rates:
+            out[f"running average mu={mu:g}"].append(avg[mu][t.cue])
+        seen, hits = counts[t.cue]
+        out["frequency in block"].append(hits / seen if seen else 0.5)
+        if not t.probe:
+            y = float(t.outcome == 0)
+            for mu in rates:
+                avg[mu][t.cue] += mu * (y - avg[mu][t.cue])
+            counts[t.cue][0] += 1
+            counts[t.cue][1] += int(y)
+    return out

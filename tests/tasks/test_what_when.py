@@ -7,6 +7,7 @@ import torch
 
 from spikegate.cli import build_parser
 from spikegate.io import read_recording
+from spikegate.plasticity import ThreeFactor
 from spikegate.tasks import what_when as ww
 
 
@@ -23,19 +24,20 @@ def test_trials_to_adapt_on_known_curves():
 @pytest.mark.parametrize("step", [10, 11, 17])
 def test_trials_to_adapt_resolves_single_trials(step):
     # a score measured on every trial that jumps from 0 to 1 at trial `step` of the block: the
-    # 8-trial moving average first holds 90 % (>= 7.2 of 8 trials at 1) 8 trials later
+    # 8-trial moving average first holds 90 % (>= 7.2 of 8 trials at 1) in the window of trials
+    # step .. step + 7, whose middle (4th) trial is the count
     scores = [5.0] * 3 + [0.0] * step + [1.0] * (60 - step)
-    assert ww.trials_to_adapt(scores, 3, 63) == step + 8
+    assert ww.trials_to_adapt(scores, 3, 63) == step + 4
 
 
 def test_trials_to_adapt_against_the_level_before_the_switch():
     # error drops from -1 at the switch and settles at -0.5: with its own asymptote this learner
     # has "adapted", measured against the level it had before the switch (-0.1) it never does
     stuck = [-1.0] * 10 + [-0.5] * 50
-    assert ww.trials_to_adapt(stuck, 0, 60) == 18
+    assert ww.trials_to_adapt(stuck, 0, 60) == 14
     assert ww.trials_to_adapt(stuck, 0, 60, asymptote=-0.1) is None
     recovers = [-1.0] * 10 + [-0.1] * 50
-    assert ww.trials_to_adapt(recovers, 0, 60, asymptote=-0.1) == 18
+    assert ww.trials_to_adapt(recovers, 0, 60, asymptote=-0.1) == 14
 
 
 def test_fit_is_the_coefficient_of_determination():
@@ -60,7 +62,7 @@ def test_schedule_follows_the_probabilities():
     assert all(t.outcome == 2 for t in trials if t.probe)
 
 
-def test_small_run_end_to_end(tmp_path):
+def test_small_run_end_to_end(tmp_path, capsys):
     cfg = replace(
         ww.WhatWhenConfig(), n_exc=80, n_inh=20, p=0.2, trial_ms=450.0, probe_fraction=0.3, seed=1, whiten_trials=6,
         blocks=(ww.Block("learn", 150.0, (1.0, 0.75, 0.5, 0.25), 24), ww.Block("timing switch", 250.0,
@@ -94,6 +96,16 @@ def test_small_run_end_to_end(tmp_path):
 
     paths = all_figures(res, str(tmp_path))
     assert all((tmp_path / p).stat().st_size > 1000 for p in paths)
+    # the printed report: one run and statistics over seeds, the *what* sampling limit included
+    from spikegate.cli import run as cli_run
+
+    assert set(s["outcome learners"]) == {"running average mu=0.1", "running average mu=0.2",
+                                          "running average mu=0.5", "frequency in block"}
+    cli_run._print(cfg, s, 48, 1.0)
+    cli_run._print_seeds(cfg, [s, s], 2.0)
+    text = capsys.readouterr().out
+    assert text.count("sampling limit") == 2 and "frequency in block: r learn" in text
+    assert "T2.1 |peak - delay| ms, learn" in text
 
 
 def test_cli_registers_the_task():
@@ -158,3 +170,77 @@ def test_features_are_the_excursions_above_the_threshold():
     for raw, x in zip(feats[None], feats[2.0]):
         assert float(raw.min()) < 0.0 and float(raw.max()) > 2.0
         assert torch.equal(x, (raw - 2.0).clamp(min=0.0))
+
+
+def test_what_scores_of_exact_and_reversed_predictions():
+    cfg = replace(ww.WhatWhenConfig(), probe_fraction=0.0)
+    trials = ww.schedule(cfg, np.random.default_rng(3))
+    exact = ww.what_scores([t.prob for t in trials], trials, cfg)
+    for b in cfg.blocks:
+        assert exact[f"prob_r[{b.name}]"] == pytest.approx(1.0)
+        assert exact[f"prob_slope_norm[{b.name}]"] == pytest.approx(1.0)
+    assert exact["adapt_probability_trials"] == 4  # already at the level before: the first smoothed window
+    # a learner that keeps the probabilities of the block before the switch
+    stale = [cfg.blocks[min(t.block, 1)].probs[t.cue] for t in trials]
+    s = ww.what_scores(stale, trials, cfg)
+    assert s["prob_r[probability switch]"] == pytest.approx(-1.0) and s["adapt_probability_trials"] is None
+
+
+def test_centred_what_factor_removes_the_common_noise_of_cues_that_share_most_features():
+    """Two cues whose features share a large common part, outcome A with probability 0.75 and
+    0.25: every outcome moves both amplitudes through the common part. The covariance factor
+    f - lambda <f> slows that part, so the amplitudes fluctuate far less from trial to trial, and
+    they still settle apart by the same margin."""
+    n, t_len = 50, 60
+    gen = torch.Generator().manual_seed(0)
+    common = torch.rand(n, generator=gen, dtype=torch.float64) + 1.0
+    own = [torch.zeros(n, dtype=torch.float64) for _ in range(2)]
+    own[0][:5], own[1][5:10] = 1.0, 1.0
+    tf_when, tf_what = ThreeFactor(eta=0.0, tau_e=20.0), ThreeFactor(eta=2e-5, tau_e=20.0)
+    gates = torch.zeros(3, t_len, dtype=torch.float64)
+    gates[1:, -25:] = 1.0
+    amps = {}
+    for centre in (0.0, 0.9):
+        rng = np.random.default_rng(0)
+        w = torch.zeros(3, n, dtype=torch.float64)
+        mean, trace = None, []
+        for trial in range(300):
+            cue = trial % 2
+            x = (common + own[cue]).expand(t_len, n).clone()
+            target = torch.zeros(3, t_len, dtype=torch.float64)
+            target[1, -25:] = float(rng.random() < (0.75, 0.25)[cue])
+            window = x[gates[1] > 0].mean(0)
+            mean = window if mean is None else mean + (window - mean) / 20
+            ww._learn_three_factor(tf_when, tf_what, x, target, gates, w, 5.0, w[1:] @ x.T, x - centre * mean)
+            trace.append([float(w[1] @ (common + own[c])) for c in range(2)])
+        amps[centre] = np.array(trace[-100:])
+    assert (amps[0.9].std(0) < amps[0.0].std(0) / 3).all()
+    gap = {c: float(np.diff(a.mean(0))[0]) for c, a in amps.items()}
+    assert gap[0.9] == pytest.approx(gap[0.0], rel=0.2) and gap[0.9] < -0.25
+
+
+def test_outcome_learners_follow_the_outcomes():
+    from spikegate.tasks.what_when_reference import outcome_learners
+
+    T = ww.Trial
+    trials = [T(0, 0, 0, False, 300.0, 1.0), T(0, 0, 2, True, 300.0, 1.0), T(0, 0, 1, False, 300.0, 1.0),
+              T(0, 1, 0, False, 300.0, 0.5), T(1, 0, 0, False, 300.0, 1.0), T(1, 0, 0, False, 300.0, 1.0)]
+    out = outcome_learners(trials, 2, rates=(0.5,))
+    # running average: cue 0 sees A (0 -> 0.5), a probe (no change), B (0.5 -> 0.25), across the switch A
+    assert out["running average mu=0.5"] == [0.0, 0.5, 0.5, 0.0, 0.25, 0.625]
+    # frequency of A among the cue's learning trials so far in the block (0.5 before the first)
+    assert out["frequency in block"] == [0.5, 1.0, 1.0, 0.5, 0.5, 1.0]
+
+
+def test_peak_of_a_noisy_plateau_is_read_after_smoothing_at_the_targets_scale():
+    t = torch.arange(1000, dtype=torch.float64)
+    bump = ww._bump(t, 700.0, 90.0)
+    assert ww.peak_index(bump, 30.0) == 700 and ww.peak_index(bump, 3.0) == 700
+    assert ww.peak_index(ww._bump(t, 150.0, 45.0), 30.0) == 150  # zero padding would pull it inwards
+    gen = torch.Generator().manual_seed(0)
+    fine, smooth = [], []
+    for _ in range(50):
+        noisy = bump + 0.05 * torch.randn(1000, generator=gen, dtype=torch.float64)
+        fine.append(abs(ww.peak_index(noisy, 3.0) - 700))
+        smooth.append(abs(ww.peak_index(noisy, 30.0) - 700))
+    assert np.mean(smooth) < 3 < np.mean(fine) / 2

@@ -72,7 +72,9 @@ def test_bad_afferent_parameters_are_refused():
     for bad, match in (({"cue_tau": (100.0, 50.0)}, "cue_tau"), ({"cue_rise": (0.0, 0.5)}, "cue_rise"),
                        ({"cue_shared": 1.5}, "cue_shared"), ({"cue_tau": None}, "cue_rise needs cue_tau"),
                        ({"cue_tau": (1.0, math.inf)}, "cue_tau"), ({"feature_threshold": 4.0}, "feature_threshold"),
-                       ({"cue_amplitude": -1.0}, "cue_amplitude"), ({"cue_rise": (0.5, 1.0)}, "shorter than its decay")):
+                       ({"cue_amplitude": -1.0}, "cue_amplitude"), ({"cue_rise": (0.5, 1.0)}, "shorter than its decay"),
+                       ({"what_centre": 1.5}, "what_centre"), ({"what_centre_trials": 0}, "what_centre_trials"),
+                       ({"peak_smoothing": 0.0}, "peak_smoothing"), ({"fine_peak_ms": -1.0}, "fine_peak_ms")):
         with pytest.raises(ValueError, match=match):
             replace(cfg, **bad)
 
