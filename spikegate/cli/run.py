@@ -8,8 +8,9 @@ Tasks:
               all scored on their predictions (the weights each trial began with); prints the
               quantities of TARGETS §2, the reservoir's memory of the cue and held-out
               least-squares references of the *when* read-out (on the learners' features and
-              on pooled stimulus populations), and writes recording.h5 (all spikes) and PNG
-              figures.
+              on pooled stimulus populations), the *what* scores of ideal learners fed the same
+              outcomes (the limit the outcomes' sampling sets), and writes recording.h5 (all
+              spikes) and PNG figures.
 """
 
 from __future__ import annotations
