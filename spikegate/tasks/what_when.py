@@ -183,6 +183,11 @@ class WhatWhenConfig:
             raise ValueError(f"feature_threshold must be in [0, feature_clip = {self.feature_clip}), "
                              f"got {self.feature_threshold}")
 
+    def peak_sd(self, delay: float) -> float:
+        """Standard deviation (ms) of the Gaussian that smooths a *when* trace before its peak
+        is read: ``peak_smoothing`` times the target's width at this delay."""
+        return self.peak_smoothing * self.bump_width * delay
+
     def scaled(self, factor: float) -> "WhatWhenConfig":
         """The same run with every block's trial count multiplied by ``factor``."""
         blocks = tuple(b._replace(trials=max(10, int(round(b.trials * factor)))) for b in self.blocks)
@@ -377,8 +382,7 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
     p_state = {name: force.initial_state(n) for name in LEARNERS[1:]}
     for d in (result.when_fit, result.when_peak, result.what_amp, result.cosines):
         d.update({name: [] for name in LEARNERS})
-    refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials,
-                                 peak_width=cfg.peak_smoothing * cfg.bump_width)
+    refs = {name: BlockReference(cfg.reference_trials, cfg.tail_trials, peak_sd=cfg.peak_sd)
             for name in (("features", "stimulus populations") if cfg.reference_trials else ())}
     pooled = PooledFeatures(stimuli.populations(), cfg.dt, stream.every) if refs else None
     bin_steps = int(round(50.0 / cfg.dt))
@@ -399,16 +403,13 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         # window, so the falling flank of *when* is learnt without outcome-evoked activity
         end = out_on + 2 * width if trial.outcome == 2 else out_on
         gate_when = ((t_ms >= cue_on) & (t_ms <= end)).to(torch_dtype) * (not trial.probe)
-        gate_what = ((t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)).to(torch_dtype) * (not trial.probe)
+        pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)  # the *what* window
+        gate_what = pre_out.to(torch_dtype) * (not trial.probe)
         gates = torch.stack([gate_when, gate_what, gate_what])
         # scored: each learner's prediction, the read-out with the weights the trial began with
         # (on learning trials the teacher then corrects the weights within the trial)
         zs = {name: weights[name] @ x.T for name in LEARNERS}
-        if cfg.what_centre and not trial.probe:
-            window_mean = x[gate_what > 0].mean(0)
-            what_mean = window_mean if what_mean is None else (
-                what_mean + (window_mean - what_mean) / cfg.what_centre_trials)
-        pre_what = x - cfg.what_centre * what_mean if what_mean is not None else x
+        pre_what, what_mean = _centred(x, gate_what, what_mean, cfg.what_centre, cfg.what_centre_trials)
         _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline,
                             zs["three-factor"][1:], pre_what)
         for name in LEARNERS[1:]:
@@ -422,12 +423,11 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
             spikes = stream.raster[: len(cue_counts) * bin_steps, stimuli.cue_units(trial.cue)]
             cue_counts += spikes.reshape(len(cue_counts), bin_steps, -1).double().mean((1, 2))
             n_free += 1
-        pre_out = (t_ms >= out_on - cfg.what_window_ms) & (t_ms < out_on)
         anticipation = (t_ms >= cue_on) & (t_ms < out_on)
         for name in LEARNERS:
             z = zs[name]
             result.when_fit[name].append(fit(z[0, anticipation], target[0, anticipation]))
-            peak = float(t_ms[peak_index(z[0], cfg.peak_smoothing * width)] - cue_on) if trial.probe else float("nan")
+            peak = float(t_ms[peak_index(z[0], cfg.peak_sd(trial.delay))] - cue_on) if trial.probe else float("nan")
             result.when_peak[name].append(peak)
             result.what_amp[name].append(float(z[1, pre_out].mean()))
             result.cosines[name].append(_cos(weights[name][0], weights[name][1]))
@@ -448,6 +448,17 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         result.end_traces[name] = {k: torch.stack(v[-cfg.tail_trials:]).mean(0) for k, v in end_sums[name].items()}
         result.weights[name] = weights[name].clone()
     return result
+
+
+def _centred(x: Tensor, gate: Tensor, mean: Tensor | None, centre: float, trials: int) -> tuple[Tensor, Tensor | None]:
+    r"""The *what* presynaptic factor :math:`f - \lambda \langle f \rangle` (``centre`` =
+    :math:`\lambda`) of features ``x [T, N]``, and the running mean :math:`\langle f \rangle` over
+    the open ``gate`` updated with this trial (rate ``1 / trials``; kept as it is when the gate
+    is closed, as on probes, or when ``centre`` is 0)."""
+    if centre and bool((gate > 0).any()):
+        window = x[gate > 0].mean(0)
+        mean = window if mean is None else mean + (window - mean) / trials
+    return (x if mean is None else x - centre * mean), mean
 
 
 def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
@@ -504,8 +515,7 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
             # had no outcome stimulus (probes and omissions; the read-out is one for all cues)
             if b in result.end_traces[name]:
                 trace, due = result.end_traces[name][b][0], cfg.baseline_ms + block.delay
-                sd = cfg.peak_smoothing * cfg.bump_width * block.delay
-                row[f"peak_error_ms[{block.name}]"] = abs(peak_index(trace, sd) - due)
+                row[f"peak_error_ms[{block.name}]"] = abs(peak_index(trace, cfg.peak_sd(block.delay)) - due)
                 row[f"fine_peak_error_ms[{block.name}]"] = abs(peak_index(trace, cfg.fine_peak_ms) - due)
             peaks = [p for p, t in zip(result.when_peak[name], trials) if t.block == b and math.isfinite(p)]
             last = peaks[-10:]

@@ -17,7 +17,7 @@ and :math:`\lambda` chosen by ``folds``-fold cross-validation over those trials 
 :math:`y_f^\top y_f` and the count), from which both the fit and the validation error
 :math:`\sum_f (y - c - x^\top w)^2` follow. The read-out is then tested on the block's last
 ``tail`` trials without an outcome stimulus that it was not fitted to (in blocks of 100 trials
-or more, the trials T2.1 is read from): the peak error of their mean read-out (as T2.1, ``peak_width``) and
+or more, the trials T2.1 is read from): the peak error of their mean read-out (as T2.1, ``peak_sd``) and
 their mean single-trial :math:`R^2` over the anticipation window (cue to outcome).
 
 Two representations (:func:`pooled_bank` builds the second):
@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from spikegate.tasks.what_when_scores import fit, peak_index
-
 from spikegate.plasticity import DoubleExponential
+from spikegate.tasks.what_when_scores import fit, peak_index
 
 LAMBDAS: tuple[float, ...] = tuple(10.0 ** k for k in range(-4, 8))  # the cross-validation grid
 
@@ -79,11 +79,11 @@ class BlockReference:
     samples of 1 ms, as the task's read-outs)."""
 
     def __init__(self, fit_trials: int = 50, tail: int = 20, folds: int = 5,
-                 lambdas: tuple[float, ...] = LAMBDAS, peak_width: float = 0.05) -> None:
+                 lambdas: tuple[float, ...] = LAMBDAS, peak_sd: Callable[[float], float] = lambda delay: delay / 20) -> None:
         if fit_trials < folds or folds < 2:
             raise ValueError(f"need fit_trials >= folds >= 2, got {fit_trials} and {folds}")
         self.fit_trials, self.tail, self.folds, self.lambdas = fit_trials, tail, folds, lambdas
-        self.peak_width = peak_width  # the peak is read after a Gaussian smoothing of this fraction of the delay
+        self.peak_sd = peak_sd  # delay (ms) -> sd (ms) of the Gaussian smoothing before the peak is read
         self.results: dict[int, dict] = {}  # block -> scores
         self.traces: dict[int, Tensor] = {}  # block -> mean read-out over the test trials
         self._block: int | None = None
@@ -167,8 +167,8 @@ class BlockReference:
         mean = torch.stack(zs).mean(0)
         cue, due = self._tail[-1][2]  # the cue's and the outcome's time (sample) in the block's trials
         self.results[self._block] = {
-            "peak_error_ms": abs(peak_index(mean, self.peak_width * (due - cue)) - due), "r2": sum(r2) / len(r2), "lambda": lam,
-            "fit_trials": self._seen, "test_trials": len(zs)}
+            "peak_error_ms": abs(peak_index(mean, self.peak_sd(due - cue)) - due), "r2": sum(r2) / len(r2),
+            "lambda": lam, "fit_trials": self._seen, "test_trials": len(zs)}
         self.traces[self._block] = mean
         self._block = None
 
@@ -186,7 +186,7 @@ def outcome_learners(trials, n_cues: int, rates: tuple[float, ...] = (0.1, 0.2, 
     * ``frequency in block``: the fraction of A among the cue's learning trials so far in the
       block (0.5 before the first): the mean of an observer told when the block switched."""
     avg = {mu: [0.0] * n_cues for mu in rates}
-    counts = [[0, 0] for _ in range(n_cues)]
+    counts: list[list[int]] = []  # per cue: learning trials and outcomes A so far in the block
     out: dict[str, list[float]] = {f"running average mu={mu:g}": [] for mu in rates}
     out["frequency in block"] = []
     block = None

@@ -209,9 +209,8 @@ def test_centred_what_factor_removes_the_common_noise_of_cues_that_share_most_fe
             x = (common + own[cue]).expand(t_len, n).clone()
             target = torch.zeros(3, t_len, dtype=torch.float64)
             target[1, -25:] = float(rng.random() < (0.75, 0.25)[cue])
-            window = x[gates[1] > 0].mean(0)
-            mean = window if mean is None else mean + (window - mean) / 20
-            ww._learn_three_factor(tf_when, tf_what, x, target, gates, w, 5.0, w[1:] @ x.T, x - centre * mean)
+            pre, mean = ww._centred(x, gates[1], mean, centre, 20)
+            ww._learn_three_factor(tf_when, tf_what, x, target, gates, w, 5.0, w[1:] @ x.T, pre)
             trace.append([float(w[1] @ (common + own[c])) for c in range(2)])
         amps[centre] = np.array(trace[-100:])
     assert (amps[0.9].std(0) < amps[0.0].std(0) / 3).all()
