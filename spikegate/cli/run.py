@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="run seeds SEED .. SEED+N-1 and print every quantity's mean, spread and per-seed "
                          "values as well (figures and recording: the first seed; summary.json: every seed's; default 1)")
     ww.add_argument("--jobs", type=positive_int, default=1, metavar="J", help="worker processes for the extra seeds (default 1)")
+    ww.add_argument("--sampling-limit", type=positive_int, default=None, metavar="S",
+                    help="instead of running the reservoir, score ideal learners fed the outcomes of S trial "
+                         "schedules (drawn with seeds SEED .. SEED+S-1, with --scale) and print how often the *what* goals "
+                         "(T2.2 r >= 0.95 in every block, re-reaching the earlier level within 20 trials of the "
+                         "probability switch) can be met at all with these trial counts (seconds)")
     ww.set_defaults(func=run_what_when)
 
 
@@ -72,8 +77,10 @@ def run_what_when(args: argparse.Namespace) -> int:
     from spikegate.tasks.what_when_plots import all_figures
 
     torch.set_num_threads(1)
-    out = ensure_dir(args.out)
     cfg = replace(ww.WhatWhenConfig(), seed=args.seed).scaled(args.scale)
+    if args.sampling_limit:
+        return _print_sampling_limit(cfg, args.sampling_limit)
+    out = ensure_dir(args.out)
     total = sum(b.trials for b in cfg.blocks)
     extra = [replace(cfg, seed=args.seed + k) for k in range(1, args.seeds)]
     pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) if extra else None
@@ -108,6 +115,24 @@ def run_what_when(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_sampling_limit(cfg, n: int) -> int:
+    """``--sampling-limit``: the ideal outcome learners over ``n`` schedules."""
+    import numpy as np
+
+    from spikegate.tasks import what_when as ww
+    from spikegate.tasks.what_when_reference import sampling_limit
+
+    limit = sampling_limit((ww.schedule(cfg, np.random.default_rng(cfg.seed + k)) for k in range(n)), cfg)
+    print(f"*what* sampling limit over {n} trial schedules (seeds {cfg.seed}..{cfg.seed + n - 1}; "
+          f"{', '.join(f'{b.name} {b.trials}' for b in cfg.blocks)} trials, {cfg.n_cues} cues, "
+          f"{cfg.probe_fraction:g} probes): ideal learners fed the outcomes; mean, and in brackets the "
+          f"fraction of schedules that meet the goal")
+    for name, row in limit.items():
+        cells = [f"{key} {cell['mean']:.3g} ({cell['fraction met']:.2f})" for key, cell in row.items() if "mean" in cell]
+        print(f"  {name:<26}" + ", ".join(cells) + f"; all together ({row['all goals']['fraction met']:.2f})")
+    return 0
+
+
 def _rows(cfg) -> list[tuple[str, str]]:
     """(label, summary key) of every printed quantity."""
     rows = []
@@ -121,8 +146,10 @@ def _rows(cfg) -> list[tuple[str, str]]:
         rows.append((f"     normalised slope, {b.name}", f"prob_slope_norm[{b.name}]"))
     rows += [("T2.3 trials to 90 % after the timing switch (when R^2)", "adapt_timing_trials"),
              ("     trials to re-reach 90 % after the probability switch", "adapt_probability_trials"),
-             ("T2.4 |cos(W_what, W_when)| after 10 trials", "cos_what_when_early"),
-             ("     |cos(W_what, W_when)| at the end", "cos_what_when_end")]
+             ("     same, in presentations of each cue (mean over cues)", "adapt_probability_cue_trials"),
+             (f"T2.4 |cos(W_what, W_when)|, mean over the first {cfg.tail_trials} trials", "cos_what_when_early"),
+             (f"     |cos(W_what, W_when)|, mean over the last {cfg.tail_trials} trials", "cos_what_when_end"),
+             ("     |cos(W_what, W_when)| after the last trial", "cos_what_when_final")]
     return rows
 
 

@@ -93,7 +93,7 @@ from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_reco
 from spikegate.tasks.izhikevich_network import isi_cv
 from spikegate.tasks.what_when_input import StimulusInput, log_uniform
 from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures, outcome_learners
-from spikegate.tasks.what_when_scores import fit, peak_index, trials_to_adapt, what_scores
+from spikegate.tasks.what_when_scores import fit, peak_index, trials_to_adapt, what_scores, window_means
 
 LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
 
@@ -529,9 +529,10 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
             # anticipation window (cue to outcome), which no outcome stimulus has reached yet
             row["adapt_timing_trials"] = trials_to_adapt(result.when_fit[name], starts[1], ends[1])
         row.update(what_scores(result.what_amp[name], trials, cfg))
+        # T2.4: mean |cos| over the first and the last ``tail_trials`` trials, and after the last
         cos = result.cosines[name]
-        row["cos_what_when_early"] = cos[min(9, len(cos) - 1)]
-        row["cos_what_when_end"] = cos[-1]
+        row["cos_what_when_early"], row["cos_what_when_end"] = window_means(cos, cfg.tail_trials)
+        row["cos_what_when_final"] = cos[-1]
         out[name] = row
     # the sampling limit of the *what* scores: ideal learners fed the same outcomes
     out["outcome learners"] = {name: what_scores(amps, trials, cfg)

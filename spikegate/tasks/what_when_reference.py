@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 from torch import Tensor
 
 from spikegate.plasticity import DoubleExponential
-from spikegate.tasks.what_when_scores import fit, peak_index
+from spikegate.tasks.what_when_scores import fit, peak_index, what_scores
 
 LAMBDAS: tuple[float, ...] = tuple(10.0 ** k for k in range(-4, 8))  # the cross-validation grid
 
@@ -203,4 +203,48 @@ def outcome_learners(trials, n_cues: int, rates: tuple[float, ...] = (0.1, 0.2, 
                 avg[mu][t.cue] += mu * (y - avg[mu][t.cue])
             counts[t.cue][0] += 1
             counts[t.cue][1] += int(y)
+    return out
+
+
+def sampling_limit(schedules: Iterable[list], cfg, rates: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5),
+                   goal_r: float = 0.95, goal_trials: int = 20) -> dict[str, dict]:
+    r"""How often the *what* goals can be met at all with a paradigm's trial counts: the
+    :func:`outcome_learners` scored (:func:`~spikegate.tasks.what_when_scores.what_scores`) on
+    each trial list of ``schedules`` (for instance :func:`~spikegate.tasks.what_when.schedule`
+    with many seeds; no reservoir is simulated), per learner the mean of each score and the
+    fraction of schedules that reach it: Pearson r :math:`\geq` ``goal_r`` in each block, re-reaching
+    the level before the probability switch within ``goal_trials`` trials, and all of these in
+    the same schedule. A read-out of a reservoir sees the same outcomes through its features,
+    so these fractions bound the seeds on which it can meet the goals."""
+    rows: dict[str, dict[str, list]] = {}
+    names = [b.name for b in cfg.blocks]
+    for trials in schedules:
+        for name, amps in outcome_learners(trials, cfg.n_cues, rates).items():
+            s = what_scores(amps, trials, cfg)
+            row = rows.setdefault(name, {})
+            met = []
+            for b in names:
+                r = s.get(f"prob_r[{b}]", float("nan"))
+                row.setdefault(f"r {b}", []).append(r)
+                met.append(r >= goal_r)
+            if "adapt_probability_trials" in s:
+                adapt = s["adapt_probability_trials"]
+                row.setdefault("trials to re-reach", []).append(math.nan if adapt is None else adapt)
+                met.append(adapt is not None and adapt <= goal_trials)
+            row.setdefault("all goals", []).append(all(met))
+    out: dict[str, dict] = {}
+    for name, row in rows.items():
+        cells: dict[str, dict] = {}
+        for key, values in row.items():
+            v = torch.tensor(values, dtype=torch.float64)
+            if key == "all goals":
+                cells[key] = {"fraction met": float(v.mean())}
+            elif key == "trials to re-reach":
+                ok = v[torch.isfinite(v)]
+                cells[key] = {"mean": float(ok.mean()) if ok.numel() else math.nan,
+                              "fraction never": float((~torch.isfinite(v)).double().mean()),
+                              "fraction met": float((v <= goal_trials).double().mean())}
+            else:
+                cells[key] = {"mean": float(v.nanmean()), "fraction met": float((v >= goal_r).double().mean())}
+        out[name] = cells
     return out

@@ -84,5 +84,21 @@ def what_scores(amps: list[float], trials: list, cfg) -> dict:
         err = [-abs(a - t.prob) for a, t in zip(amps, trials)]
         before = float(np.mean(err[max(starts[1], starts[2] - cfg.tail_trials):starts[2]]))
         stop = starts[3] if len(starts) > 3 else len(trials)
-        row["adapt_probability_trials"] = trials_to_adapt(err, starts[2], stop, asymptote=before)
+        adapt = trials_to_adapt(err, starts[2], stop, asymptote=before)
+        row["adapt_probability_trials"] = adapt
+        # the same in presentations of each cue: a cue's probability is learnt from its own
+        # trials only, so with n cues interleaved every count above is about n times this one
+        row["adapt_probability_cue_trials"] = None if adapt is None else float(np.mean(np.bincount(
+            [t.cue for t in trials[starts[2]:starts[2] + adapt]], minlength=cfg.n_cues)))
     return row
+
+
+def window_means(values: list[float], window: int) -> tuple[float, float]:
+    """Means of the first and the last ``window`` finite values of a per-trial series (T2.4: the
+    \|cos\| of the *what* and *when* weights at an early checkpoint and at the end of learning;
+    a single trial's value can sit at a zero crossing of the cosine)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v[:window].mean()), float(v[-window:].mean())

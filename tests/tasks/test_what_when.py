@@ -115,6 +115,36 @@ def test_cli_registers_the_task():
         build_parser().parse_args(["run", "what-when", "--scale", "0"])
 
 
+def test_sampling_limit_of_the_what_goals(capsys):
+    from spikegate.tasks.what_when_reference import sampling_limit
+
+    def fractions(cfg, n=30):
+        return sampling_limit([ww.schedule(cfg, np.random.default_rng(s)) for s in range(n)], cfg, rates=(0.5,))
+
+    cfg = ww.WhatWhenConfig()
+    default = fractions(cfg)
+    for row in default.values():
+        met = [cell["fraction met"] for cell in row.values()]
+        assert all(0.0 <= f <= 1.0 for f in met) and row["all goals"]["fraction met"] <= min(met[:-1])
+    # with ten times the trials, the frequency of A since the block began meets r >= 0.95 in every
+    # block of nearly every schedule (in a 100-trial block each cue has only ~19 learning trials)
+    long = fractions(cfg.scaled(10.0), n=10)["frequency in block"]
+    assert min(long[f"r {b.name}"]["fraction met"] for b in cfg.blocks) >= 0.9
+    assert long["r probability switch"]["mean"] > default["frequency in block"]["r probability switch"]["mean"]
+    # a running average with rate 0.5 re-adapts after the switch in about 4 trials of each cue
+    assert default["running average mu=0.5"]["trials to re-reach"]["mean"] < 30
+    from spikegate.cli import main
+
+    assert main(["run", "what-when", "--sampling-limit", "3", "--scale", "0.5"]) == 0
+    text = capsys.readouterr().out
+    assert "sampling limit over 3 trial schedules" in text and text.count("all together") == 5
+
+
+def test_window_means_skip_unmeasured_trials():
+    assert ww.window_means([float("nan"), 0.4, 0.2, 0.1, 0.05], 2) == pytest.approx((0.3, 0.075))
+    assert all(math.isnan(v) for v in ww.window_means([float("nan")], 20))
+
+
 def test_feature_filter_spans_its_time_constants():
     cfg = replace(ww.WhatWhenConfig(), rise_ratio=(0.02, 0.5))
     filt = ww.feature_filter(cfg, 2000, torch.Generator().manual_seed(0))
@@ -180,6 +210,7 @@ def test_what_scores_of_exact_and_reversed_predictions():
         assert exact[f"prob_r[{b.name}]"] == pytest.approx(1.0)
         assert exact[f"prob_slope_norm[{b.name}]"] == pytest.approx(1.0)
     assert exact["adapt_probability_trials"] == 4  # already at the level before: the first smoothed window
+    assert exact["adapt_probability_cue_trials"] == pytest.approx(4 / cfg.n_cues)  # 4 trials over 4 cues
     # a learner that keeps the probabilities of the block before the switch
     stale = [cfg.blocks[min(t.block, 1)].probs[t.cue] for t in trials]
     s = ww.what_scores(stale, trials, cfg)
