@@ -58,7 +58,12 @@ react to the outcome stimulus.
 * Three-factor learner: *when* online (:class:`~spikegate.plasticity.ThreeFactor`), *what* by
   offline consolidation between trials; eligibility with postsynaptic factor
   :math:`\rho_0 + y^* + [z]_+` (the read-out's spontaneous activity ``post_baseline``, teacher
-  drive, and its own output).
+  drive, and its own output). The *when* eligibility decays with ``tau_e_when`` (5 ms). The
+  update at time t pairs the error at t with the features of about :math:`\tau_e` before, and
+  on outcome trials the gate closes at the outcome, so the features that fire just before the
+  due time get less credit than those that fire earlier: until the weights have converged, a
+  longer trace puts the read-out's bump earlier (``tau_e`` = 20 ms did: see the README).
+  The *what* consolidation keeps ``tau_e`` (20 ms) over its 25 ms window.
   For *what*, the presynaptic factor is each feature's deviation from ``what_centre``
   (:math:`\lambda = 0.9`) times its running mean over the *what* gate,
   :math:`f_j - \lambda \langle f_j \rangle` (``what_centre_trials``: rate 1/20 per learning
@@ -150,7 +155,8 @@ class WhatWhenConfig:
     what_centre_trials: int = 20  # <f>: running mean over the *what* gate, rate 1 / this many learning trials
     post_baseline: float = 5.0  # read-out's spontaneous activity in the postsynaptic factor
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
-    tau_e: float = 20.0
+    tau_e: float = 20.0  # eligibility decay of the *what* consolidation (ms)
+    tau_e_when: float = 5.0  # eligibility decay of the online *when* rule (ms)
     decay: float = 0.0
     tail_trials: int = 20  # T2.1: the last this many trials without an outcome stimulus of each block
     whiten_trials: int = 30  # exposure trials (no learning) that fix a decorrelating transform; 0 = none
@@ -175,6 +181,8 @@ class WhatWhenConfig:
             check_positive(self.cue_amplitude, "cue_amplitude")
         check_positive(self.peak_smoothing, "peak_smoothing")
         check_positive(self.fine_peak_ms, "fine_peak_ms")
+        check_positive(self.tau_e, "tau_e")
+        check_positive(self.tau_e_when, "tau_e_when")
         if not 0.0 <= self.what_centre <= 1.0:
             raise ValueError(f"what_centre must be in [0, 1], got {self.what_centre}")
         if not (isinstance(self.what_centre_trials, int) and self.what_centre_trials >= 1):
@@ -375,7 +383,7 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
                         rng) if cfg.whiten_trials else []
     stream.expose(exposure)
     t_ms = stream.t_ms
-    tf_when = ThreeFactor(eta=cfg.eta_when, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
+    tf_when = ThreeFactor(eta=cfg.eta_when, tau_e=cfg.tau_e_when, decay=cfg.decay, dt=1.0)
     tf_what = ThreeFactor(eta=cfg.eta_what, tau_e=cfg.tau_e, decay=cfg.decay, dt=1.0)
     force = FORCE(alpha=cfg.force_alpha)
     weights = {name: torch.zeros(3, n, dtype=torch_dtype) for name in LEARNERS}

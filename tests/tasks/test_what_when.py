@@ -249,6 +249,29 @@ def test_centred_what_factor_removes_the_common_noise_of_cues_that_share_most_fe
     assert gap[0.9] == pytest.approx(gap[0.0], rel=0.2) and gap[0.9] < -0.25
 
 
+def test_a_long_when_eligibility_puts_the_bump_early_when_the_gate_closes_at_the_outcome():
+    """Time cells every 10 ms, a target bump at 500 ms, 30 trials of the online *when* rule. With
+    the gate closing at the outcome (outcome trials), the error at t is paired with the features
+    of about tau_e before, so a 20 ms trace puts the read-out's peak earlier than a 5 ms one;
+    with the gate open past the outcome (omission trials) both reach the due time."""
+    t = torch.arange(800, dtype=torch.float64)
+    x = torch.exp(-0.5 * ((t[:, None] - torch.arange(0.0, 800.0, 10.0)[None]) / 40.0) ** 2)
+    target = torch.zeros(3, 800, dtype=torch.float64)
+    target[0] = ww._bump(t, 500.0, 75.0)
+    peaks = {}
+    for end in (500, 650):
+        gates = torch.zeros(3, 800, dtype=torch.float64)
+        gates[0, 100:end] = 1.0
+        for tau in (20.0, 5.0):
+            w = torch.zeros(3, x.shape[1], dtype=torch.float64)
+            tf_when, tf_what = ThreeFactor(eta=1e-4, tau_e=tau), ThreeFactor(eta=0.0, tau_e=20.0)
+            for _ in range(30):
+                ww._learn_three_factor(tf_when, tf_what, x, target, gates, w, 5.0, w[1:] @ x.T, x)
+            peaks[end, tau] = ww.peak_index(w[0] @ x.T, 25.0)
+    assert peaks[500, 20.0] + 3 <= peaks[500, 5.0] < 500
+    assert abs(peaks[650, 20.0] - 500) <= 1 and abs(peaks[650, 5.0] - 500) <= 1
+
+
 def test_outcome_learners_follow_the_outcomes():
     from spikegate.tasks.what_when_reference import outcome_learners
 

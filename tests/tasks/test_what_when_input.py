@@ -74,7 +74,8 @@ def test_bad_afferent_parameters_are_refused():
                        ({"cue_tau": (1.0, math.inf)}, "cue_tau"), ({"feature_threshold": 4.0}, "feature_threshold"),
                        ({"cue_amplitude": -1.0}, "cue_amplitude"), ({"cue_rise": (0.5, 1.0)}, "shorter than its decay"),
                        ({"what_centre": 1.5}, "what_centre"), ({"what_centre_trials": 0}, "what_centre_trials"),
-                       ({"peak_smoothing": 0.0}, "peak_smoothing"), ({"fine_peak_ms": -1.0}, "fine_peak_ms")):
+                       ({"peak_smoothing": 0.0}, "peak_smoothing"), ({"fine_peak_ms": -1.0}, "fine_peak_ms"),
+                       ({"tau_e_when": 0.0}, "tau_e_when"), ({"tau_e": -5.0}, "tau_e")):
         with pytest.raises(ValueError, match=match):
             replace(cfg, **bad)
 
