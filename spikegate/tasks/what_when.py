@@ -98,7 +98,8 @@ from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_reco
 from spikegate.tasks.izhikevich_network import isi_cv
 from spikegate.tasks.what_when_input import StimulusInput, log_uniform
 from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures, outcome_learners
-from spikegate.tasks.what_when_scores import fit, peak_index, trials_to_adapt, what_scores, window_means
+from spikegate.tasks.what_when_scores import (block_bounds, fit, peak_index, trials_to_adapt, what_scores,
+                                              window_means)
 
 LEARNERS: tuple[str, ...] = ("three-factor", "FORCE", "FORCE+reset")
 
@@ -512,9 +513,7 @@ def _learn_force(force: FORCE, x: Tensor, target: Tensor, gates: Tensor, w: Tens
 def summary(result: WhatWhenResult) -> dict[str, dict]:
     """The quantities of ``TARGETS.md`` §2, per learner."""
     cfg, trials = result.config, result.trials
-    blocks = np.array([t.block for t in trials])
-    starts = [int(np.flatnonzero(blocks == b)[0]) for b in range(len(cfg.blocks))]
-    ends = starts[1:] + [len(trials)]
+    starts, ends = block_bounds(trials, len(cfg.blocks))
     out: dict[str, dict] = {"spontaneous": dict(result.spontaneous)}
     for name in LEARNERS:
         row: dict = {}

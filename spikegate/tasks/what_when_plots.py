@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spikegate.tasks.what_when import LEARNERS, WhatWhenResult
+from spikegate.tasks.what_when_scores import SMOOTH_TRIALS, block_bounds
 
 COLORS = {"three-factor": "tab:blue", "FORCE": "tab:red", "FORCE+reset": "tab:orange"}
 
@@ -70,10 +71,10 @@ def probability(result: WhatWhenResult, path: str) -> str:
 def adaptation(result: WhatWhenResult, path: str) -> str:
     """Per-trial scores around the switches: *when* fit (R^2 before the outcome) and *what* error."""
     trials = result.trials
-    blocks = np.array([t.block for t in trials])
+    switches = block_bounds(trials, len(result.config.blocks))[0][1:]
     fig = Figure(figsize=(11, 6.5))
     ax1, ax2 = fig.subplots(2, 1)
-    k = 8
+    k = SMOOTH_TRIALS
     mid = (k - 1) // 2  # each average is drawn at its window's middle, as trials_to_adapt counts
     for name in LEARNERS:
         s = np.asarray(result.when_fit[name], dtype=float)
@@ -84,7 +85,7 @@ def adaptation(result: WhatWhenResult, path: str) -> str:
         ax2.plot(np.arange(mid, mid + len(err) - k + 1), np.convolve(err, np.ones(k) / k, "valid"),
                  color=COLORS[name], label=name)
     for ax in (ax1, ax2):
-        for start in np.flatnonzero(np.diff(blocks)) + 1:
+        for start in switches:
             ax.axvline(start, color="k", ls="--", lw=0.8)
         ax.legend(fontsize=8)
     ax1.set_ylabel("when: R² before the outcome")

@@ -12,6 +12,16 @@ import torch
 from torch import Tensor
 
 
+SMOOTH_TRIALS = 8  # the moving average of per-trial scores that trials to adapt are read from
+
+
+def block_bounds(trials: list, n_blocks: int) -> tuple[list[int], list[int]]:
+    """First trial index of each block, and the index one past its last (the next block's start)."""
+    blocks = np.array([t.block for t in trials])
+    starts = [int(np.flatnonzero(blocks == b)[0]) for b in range(n_blocks)]
+    return starts, starts[1:] + [len(trials)]
+
+
 def peak_index(z: Tensor, sd_ms: float, dt_ms: float = 1.0) -> int:
     """Index of the maximum of ``z`` smoothed with a Gaussian of standard deviation ``sd_ms``
     (normalised where it reaches past the trace's ends)."""
@@ -31,7 +41,7 @@ def fit(z: Tensor, y: Tensor) -> float:
     return 1.0 - float((z - y).pow(2).sum()) / ss if ss > 0 else float("nan")
 
 
-def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = 8, level: float = 0.9,
+def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int = SMOOTH_TRIALS, level: float = 0.9,
                     tail: int = 20, asymptote: float | None = None) -> int | None:
     """Trials after ``start`` until the score, smoothed over ``smooth`` measured trials (NaN =
     not measured), first covers ``level`` of the way from its value at the switch to the
@@ -62,8 +72,7 @@ def what_scores(amps: list[float], trials: list, cfg) -> dict:
     last 15 trials against its probability; and the trials the prediction error takes after the
     switch to re-reach 90 % of the level it had before."""
     row: dict = {}
-    blocks = np.array([t.block for t in trials])
-    starts = [int(np.flatnonzero(blocks == b)[0]) for b in range(len(cfg.blocks))]
+    starts, ends = block_bounds(trials, len(cfg.blocks))
     for b, block in enumerate(cfg.blocks):
         means, probs = [], []
         for c in range(cfg.n_cues):
@@ -83,13 +92,11 @@ def what_scores(amps: list[float], trials: list, cfg) -> dict:
         # and a learner that stays at a worse level never adapts
         err = [-abs(a - t.prob) for a, t in zip(amps, trials)]
         before = float(np.mean(err[max(starts[1], starts[2] - cfg.tail_trials):starts[2]]))
-        stop = starts[3] if len(starts) > 3 else len(trials)
-        adapt = trials_to_adapt(err, starts[2], stop, asymptote=before)
+        adapt = trials_to_adapt(err, starts[2], ends[2], asymptote=before)
         row["adapt_probability_trials"] = adapt
-        # the same in presentations of each cue: a cue's probability is learnt from its own
-        # trials only, so with n cues interleaved every count above is about n times this one
-        row["adapt_probability_cue_trials"] = None if adapt is None else float(np.mean(np.bincount(
-            [t.cue for t in trials[starts[2]:starts[2] + adapt]], minlength=cfg.n_cues)))
+        # the same in presentations of each cue (mean over cues): a cue's probability is learnt
+        # from its own trials only, so with n cues interleaved the trial count is n times this
+        row["adapt_probability_cue_trials"] = None if adapt is None else adapt / cfg.n_cues
     return row
 
 
