@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed(ww)
     ww.add_argument("--scale", type=positive_float, default=1.0,
                     help="multiply every block's number of trials (default 1: 150 + 100 + 100)")
+    ww.add_argument("--outcomes", choices=("balanced", "independent"), default="balanced",
+                    help="trial schedule: 'balanced' (default) deals each cue's probes and outcomes from shuffled "
+                         "runs of 4 trials that hold the stated probabilities, cues equally often per block (as "
+                         "conditioning experiments schedule trials); 'independent' draws every trial on its own")
     ww.add_argument("--no-record", action="store_true", help="do not write recording.h5")
     ww.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                     help="run seeds SEED .. SEED+N-1 and print every quantity's mean, spread and per-seed "
@@ -78,6 +82,8 @@ def run_what_when(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     cfg = replace(ww.WhatWhenConfig(), seed=args.seed).scaled(args.scale)
+    if args.outcomes == "independent":
+        cfg = replace(cfg, balanced_runs=None)
     if args.sampling_limit:
         return _print_sampling_limit(cfg, args.sampling_limit)
     out = ensure_dir(args.out)
@@ -125,12 +131,16 @@ def _print_sampling_limit(cfg, n: int) -> int:
     limit = sampling_limit((ww.schedule(cfg, np.random.default_rng(cfg.seed + k)) for k in range(n)), cfg)
     print(f"*what* sampling limit over {n} trial schedules (seeds {cfg.seed}..{cfg.seed + n - 1}; "
           f"{', '.join(f'{b.name} {b.trials}' for b in cfg.blocks)} trials, {cfg.n_cues} cues, "
-          f"{cfg.probe_fraction:g} probes): ideal learners fed the outcomes; mean, and in brackets the "
+          f"{cfg.probe_fraction:g} probes, {_schedule_name(cfg)}): ideal learners fed the outcomes; mean, and in brackets the "
           f"fraction of schedules that meet the goal")
     for name, row in limit.items():
         cells = [f"{key} {cell['mean']:.3g} ({cell['fraction met']:.2f})" for key, cell in row.items() if "mean" in cell]
         print(f"  {name:<26}" + ", ".join(cells) + f"; all together ({row['all goals']['fraction met']:.2f})")
     return 0
+
+
+def _schedule_name(cfg) -> str:
+    return "independent draws" if cfg.balanced_runs is None else f"dealt in runs of {cfg.balanced_runs}"
 
 
 def _rows(cfg) -> list[tuple[str, str]]:
@@ -173,7 +183,7 @@ def _print(cfg, s: dict, total: int, wall: float) -> None:
     sp = s["spontaneous"]
     print(f"what/when task: {cfg.n_exc}+{cfg.n_inh} Izhikevich neurons, {total} trials "
           f"({', '.join(f'{b.name}: {b.trials} trials, delay {b.delay:g} ms, P(A|cue) {b.probs}' for b in cfg.blocks)}), "
-          f"seed {cfg.seed}, {wall:.0f} s")
+          f"{_schedule_name(cfg)}, seed {cfg.seed}, {wall:.0f} s")
     print(f"T2.5 reservoir sanity: spontaneous rate {sp['rate_hz']:.2f} Hz (goal 2-10), ISI CV {sp['isi_cv']:.2f} "
           f"(goal 0.8-1.5)")
     print(f"{'quantity':<68}" + "".join(f"{n:>16}" for n in LEARNERS))

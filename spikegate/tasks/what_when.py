@@ -11,7 +11,11 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
   most at its own delay after the cue; ``cue_tau=None``: a step current); after the
   block's delay :math:`\Delta` the outcome A follows with the cue's probability :math:`p_c`,
   otherwise outcome B with probability ``p_b`` or nothing (an omission); outcomes are step
-  currents onto their own subsets for ``outcome_ms``. The time at which an outcome is due is
+  currents onto their own subsets for ``outcome_ms``. The schedule is pseudo-random
+  (``balanced_runs``, :func:`schedule`): each cue's outcomes are dealt from shuffled runs of 4
+  learning trials that hold its probability (3 A in every 4 for :math:`p_c = 0.75`), so a block
+  realises the probabilities it states; drawn independently, a cue's ~19 learning trials per
+  block would put its frequency of A anywhere in about :math:`p_c \pm 0.2`. The time at which an outcome is due is
   signalled on every learning trial (the teacher of the *when* read-out), omissions included;
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
   peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
@@ -57,8 +61,11 @@ react to the outcome stimulus.
 
 * Three-factor learner: *when* online (:class:`~spikegate.plasticity.ThreeFactor`), *what* by
   offline consolidation between trials; eligibility with postsynaptic factor
-  :math:`\rho_0 + y^* + [z]_+` (the read-out's spontaneous activity ``post_baseline``, teacher
-  drive, and its own output). The *when* eligibility decays with ``tau_e_when`` (5 ms). The
+  :math:`\rho_0 + y^* + [z]_+` for *when* (the read-out's spontaneous activity ``post_baseline``,
+  teacher drive, and its own output) and :math:`\rho_0 + y^*` for *what* (SPEC §3.4's "target
+  drive"): the consolidated step moves an amplitude by a gain :math:`\propto \rho_0 + y^* + [z]_+`
+  times its error, so with the output in it the gain grows with an overshoot, and rates that
+  re-adapt within a few presentations of a cue diverge (``what_post_output`` restores it). The *when* eligibility decays with ``tau_e_when`` (5 ms). The
   update at time t pairs the error at t with the features of about :math:`\tau_e` before, and
   on outcome trials the gate closes at the outcome, so the features that fire just before the
   due time get less credit than those that fire earlier: until the weights have converged, a
@@ -136,6 +143,9 @@ class WhatWhenConfig:
     cue_amplitude: float | None = None  # peak current of the cue afferents; None = stim_amplitude
     probe_fraction: float = 0.25
     p_b: float = 0.5  # P(outcome B | not A); otherwise omission
+    # pseudo-random schedule: cues equally often per block, each cue's probes and outcomes dealt
+    # from shuffled runs of this many trials that hold their probabilities; None = independent draws
+    balanced_runs: int | None = 4
     blocks: tuple[Block, ...] = (
         Block("learn", 300.0, (1.0, 0.75, 0.5, 0.25), 150),
         Block("timing switch", 600.0, (1.0, 0.75, 0.5, 0.25), 100),
@@ -151,10 +161,11 @@ class WhatWhenConfig:
     feature_clip: float = 4.0  # standardised features saturate at +-4
     feature_threshold: float | None = 2.0  # only excursions above this (standard units) reach the read-outs
     eta_when: float = 1e-5
-    eta_what: float = 2e-5
+    eta_what: float = 4e-5
     what_centre: float = 0.9  # *what* presynaptic factor f - lambda <f> (covariance rule); 0 = f
     what_centre_trials: int = 20  # <f>: running mean over the *what* gate, rate 1 / this many learning trials
     post_baseline: float = 5.0  # read-out's spontaneous activity in the postsynaptic factor
+    what_post_output: bool = False  # the *what* postsynaptic factor holds the read-out's own [z]+ too
     what_window_ms: float = 25.0  # the *what* gate: this long before the expected outcome
     tau_e: float = 20.0  # eligibility decay of the *what* consolidation (ms)
     tau_e_when: float = 5.0  # eligibility decay of the online *when* rule (ms)
@@ -180,6 +191,8 @@ class WhatWhenConfig:
             raise ValueError(f"cue_rise: a rise must be shorter than its decay, got ratios up to {self.cue_rise[1]}")
         if self.cue_amplitude is not None:
             check_positive(self.cue_amplitude, "cue_amplitude")
+        if self.balanced_runs is not None and not (isinstance(self.balanced_runs, int) and self.balanced_runs >= 1):
+            raise ValueError(f"balanced_runs must be an int >= 1 or None, got {self.balanced_runs}")
         check_positive(self.peak_smoothing, "peak_smoothing")
         check_positive(self.fine_peak_ms, "fine_peak_ms")
         check_positive(self.tau_e, "tau_e")
@@ -260,8 +273,47 @@ def feature_filter(cfg: WhatWhenConfig, n: int, generator: torch.Generator) -> D
 
 
 def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
-    """The trial list: cues uniform; outcome A with the block's probability, else B with
-    ``p_b``, else omission; probes at random (no outcome)."""
+    """The trial list. With ``balanced_runs = k`` (pseudo-random, as conditioning experiments
+    schedule trials): every cue equally often in each block, in random order; each cue's probes
+    are dealt from shuffled runs of ``k`` presentations and its outcomes from shuffled runs of
+    ``k`` learning trials that hold :math:`k p_c` outcomes A (the rest B with ``p_b``, else
+    omissions, dealt the same way), so a block realises the probabilities it states: exactly
+    where :math:`k p` is a whole number, else the fractional remainder of each run is drawn.
+    With ``balanced_runs=None`` every trial is drawn independently: cue uniform, probe with
+    ``probe_fraction``, outcome A with the cue's probability, else B with ``p_b``, else omission."""
+    if cfg.balanced_runs is None:
+        return _independent_schedule(cfg, rng)
+    k, out = cfg.balanced_runs, []
+    for b, block in enumerate(cfg.blocks):
+        cues = np.concatenate([np.repeat(np.arange(cfg.n_cues), block.trials // cfg.n_cues),
+                               rng.choice(cfg.n_cues, block.trials % cfg.n_cues, replace=False)])
+        rng.shuffle(cues)
+        dealt = []
+        for c in range(cfg.n_cues):
+            probes = _dealt(int((cues == c).sum()), k, cfg.probe_fraction, rng)
+            hits = _dealt(int((~probes).sum()), k, block.probs[c], rng)
+            b_outcomes = iter(_dealt(int((~hits).sum()), k, cfg.p_b, rng).tolist())
+            learning = iter([0 if hit else (1 if next(b_outcomes) else 2) for hit in hits.tolist()])
+            dealt.append(iter([(True, 2) if probe else (False, next(learning)) for probe in probes.tolist()]))
+        for c in cues.tolist():
+            probe, outcome = next(dealt[c])
+            out.append(Trial(b, c, outcome, probe, block.delay, block.probs[c]))
+    return out
+
+
+def _dealt(count: int, k: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """``count`` events (bool) dealt from shuffled runs of ``k``, each run holding
+    :math:`\lfloor k p \rfloor` of them, one more with probability :math:`kp - \lfloor kp \rfloor`."""
+    runs = -(-count // k)
+    whole = math.floor(k * p)
+    n = whole + (rng.random(runs) < k * p - whole)
+    out = np.zeros((runs, k), dtype=bool)
+    for run, m in zip(out, n):
+        run[rng.permutation(k)[:m]] = True
+    return out.reshape(-1)[:count]
+
+
+def _independent_schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
     out = []
     for b, block in enumerate(cfg.blocks):
         for _ in range(block.trials):
@@ -420,7 +472,7 @@ def _run(cfg: WhatWhenConfig, net, drives, stimuli: StimulusInput, rng: np.rando
         zs = {name: weights[name] @ x.T for name in LEARNERS}
         pre_what, what_mean = _centred(x, gate_what, what_mean, cfg.what_centre, cfg.what_centre_trials)
         _learn_three_factor(tf_when, tf_what, x, target, gates, weights["three-factor"], cfg.post_baseline,
-                            zs["three-factor"][1:], pre_what)
+                            zs["three-factor"][1:], pre_what, cfg.what_post_output)
         for name in LEARNERS[1:]:
             _learn_force(force, x, target, gates, weights[name], p_state, name, cfg.force_every_ms)
         window = (int(torch.searchsorted(t_ms, cue_on)), int(torch.searchsorted(t_ms, out_on)))
@@ -471,10 +523,12 @@ def _centred(x: Tensor, gate: Tensor, mean: Tensor | None, centre: float, trials
 
 
 def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, target: Tensor, gates: Tensor,
-                        w: Tensor, rho: float, z_what: Tensor, pre_what: Tensor) -> None:
+                        w: Tensor, rho: float, z_what: Tensor, pre_what: Tensor, what_output: bool = False) -> None:
     """One trial: *when* (row 0) online, *what* (rows 1, 2) consolidated at the end from their
     read-outs ``z_what [2, T]`` (``w[1:] @ x.T``: fixed during the trial) with the presynaptic
-    factor ``pre_what [T, N]``; ``w`` is updated in place."""
+    factor ``pre_what [T, N]``; ``w`` is updated in place. Postsynaptic factors: :math:`\rho_0 +
+    y^* + [z]_+` for *when*; :math:`\rho_0 + y^*` for *what* (``what_output``: plus
+    :math:`[z]_+` as well)."""
     s_when = tf_when.initial_state(1, x.shape[1], 1)
     open_ = torch.nonzero(gates[0]).flatten()
     # the eligibility is followed from 5 time constants before the gate opens (its earlier
@@ -488,7 +542,7 @@ def _learn_three_factor(tf_when: ThreeFactor, tf_what: ThreeFactor, x: Tensor, t
         err = (target[0, t] - z).reshape(1, 1)
         dw, s_when = tf_when.step(f, post, err, gates[0, t], w[:1], s_when)
         w[:1] += dw
-    post = (rho + target[1:] + z_what.clamp(min=0)).T[:, None]
+    post = (rho + target[1:] + (z_what.clamp(min=0) if what_output else 0.0)).T[:, None]
     s_what = tf_what.accumulate_sequence(pre_what[:, None], post, (target[1:] - z_what).T[:, None], gates[1:].T[:, None],
                                          w[1:], tf_what.initial_state(1, x.shape[1], 2))
     dw, _ = tf_what.consolidate(w[1:], s_what)

@@ -49,9 +49,9 @@ def test_fit_is_the_coefficient_of_determination():
     assert math.isnan(ww.fit(y, torch.ones(100)))
 
 
-def test_schedule_follows_the_probabilities():
+def test_independent_schedule_follows_the_probabilities():
     cfg = replace(ww.WhatWhenConfig(), blocks=(ww.Block("b", 300.0, (1.0, 0.75, 0.5, 0.25), 4000),),
-                  probe_fraction=0.2)
+                  probe_fraction=0.2, balanced_runs=None)
     trials = ww.schedule(cfg, np.random.default_rng(0))
     probes = np.array([t.probe for t in trials])
     assert probes.mean() == pytest.approx(0.2, abs=0.02)
@@ -60,6 +60,39 @@ def test_schedule_follows_the_probabilities():
         assert (got == 0).mean() == pytest.approx(p, abs=0.04)
         assert (got == 1).mean() == pytest.approx((1 - p) * cfg.p_b, abs=0.04)
     assert all(t.outcome == 2 for t in trials if t.probe)
+
+
+def test_balanced_schedule_deals_the_stated_probabilities_in_runs():
+    cfg = ww.WhatWhenConfig()
+    assert cfg.balanced_runs == 4
+    trials = ww.schedule(cfg, np.random.default_rng(5))
+    assert [sum(t.block == b for t in trials) for b in range(3)] == [b.trials for b in cfg.blocks]
+    assert all(t.outcome == 2 for t in trials if t.probe)
+    for b, block in enumerate(cfg.blocks):
+        counts = [sum(t.block == b and t.cue == c for t in trials) for c in range(cfg.n_cues)]
+        assert max(counts) - min(counts) <= 1  # every cue equally often
+        for c, p in enumerate(block.probs):
+            mine = [t for t in trials if t.block == b and t.cue == c]
+            assert all(t.prob == p for t in mine)
+            probes = [t.probe for t in mine]
+            for k in range(0, len(mine) - 3, 4):  # one probe in every run of 4 presentations
+                assert sum(probes[k:k + 4]) == 1
+            outcomes = [t.outcome for t in mine if not t.probe]
+            for k in range(0, len(outcomes) - 3, 4):  # 4 p outcomes A in every run of 4 learning trials
+                assert sum(o == 0 for o in outcomes[k:k + 4]) == round(4 * p)
+            others = [o for o in outcomes if o != 0]
+            if len(others) >= 4:  # the rest: B and omissions in halves (p_b = 0.5)
+                assert abs(sum(o == 1 for o in others) - len(others) / 2) <= 2
+    # probabilities that are not multiples of 1 / runs: the remainder of each run is drawn
+    odd = replace(cfg, blocks=(ww.Block("b", 300.0, (0.3, 0.9), 8000),), n_cues=2, probe_fraction=0.1)
+    trials = ww.schedule(odd, np.random.default_rng(0))
+    for c, p in enumerate((0.3, 0.9)):
+        got = [t.outcome == 0 for t in trials if t.cue == c and not t.probe]
+        assert np.mean(got) == pytest.approx(p, abs=0.015)
+    assert np.mean([t.probe for t in trials]) == pytest.approx(0.1, abs=0.015)
+    assert ww.schedule(cfg, np.random.default_rng(5)) == ww.schedule(cfg, np.random.default_rng(5))
+    with pytest.raises(ValueError, match="balanced_runs"):
+        replace(cfg, balanced_runs=0)
 
 
 def test_small_run_end_to_end(tmp_path, capsys):
@@ -121,7 +154,7 @@ def test_sampling_limit_of_the_what_goals(capsys):
     def fractions(cfg, n=30):
         return sampling_limit([ww.schedule(cfg, np.random.default_rng(s)) for s in range(n)], cfg, rates=(0.5,))
 
-    cfg = ww.WhatWhenConfig()
+    cfg = replace(ww.WhatWhenConfig(), balanced_runs=None)  # every trial drawn on its own
     default = fractions(cfg)
     for row in default.values():
         met = [cell["fraction met"] for cell in row.values()]
@@ -133,11 +166,17 @@ def test_sampling_limit_of_the_what_goals(capsys):
     assert long["r probability switch"]["mean"] > default["frequency in block"]["r probability switch"]["mean"]
     # a running average with rate 0.5 re-adapts after the switch in about 4 trials of each cue
     assert default["running average mu=0.5"]["trials to re-reach"]["mean"] < 30
+    # outcomes dealt in runs that hold the stated probabilities: the frequency since the block
+    # began meets r >= 0.95 in every block of every schedule with the default trial counts
+    dealt = fractions(ww.WhatWhenConfig(), n=10)["frequency in block"]
+    assert min(dealt[f"r {b.name}"]["fraction met"] for b in cfg.blocks) == 1.0
     from spikegate.cli import main
 
     assert main(["run", "what-when", "--sampling-limit", "3", "--scale", "0.5"]) == 0
+    assert main(["run", "what-when", "--sampling-limit", "3", "--outcomes", "independent"]) == 0
     text = capsys.readouterr().out
-    assert "sampling limit over 3 trial schedules" in text and text.count("all together") == 5
+    assert text.count("sampling limit over 3 trial schedules") == 2 and text.count("all together") == 10
+    assert "dealt in runs of 4" in text and "independent draws" in text
 
 
 def test_window_means_skip_unmeasured_trials():
@@ -297,3 +336,30 @@ def test_peak_of_a_noisy_plateau_is_read_after_smoothing_at_the_targets_scale():
         fine.append(abs(ww.peak_index(noisy, 3.0) - 700))
         smooth.append(abs(ww.peak_index(noisy, 30.0) - 700))
     assert np.mean(smooth) < 3 < np.mean(fine) / 2
+
+
+def test_the_what_consolidation_is_stable_with_the_teacher_drive_as_its_postsynaptic_factor():
+    """One cue always followed by A, constant features. The consolidated step moves the *what*
+    amplitude by a gain g = eta S (rho0 + y* [+ z]) times its error. With the read-out's own
+    output in the postsynaptic factor the gain grows with the amplitude, so at a rate where the
+    teacher-drive factor still converges (g ~ 1.9 at the target), the output factor (g ~ 2.2)
+    oscillates with a growing amplitude."""
+    n, t_len = 20, 60
+    x = torch.ones(t_len, n, dtype=torch.float64)
+    gates = torch.zeros(3, t_len, dtype=torch.float64)
+    gates[1:, -25:] = 1.0
+    target = gates * torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)[:, None]
+
+    def amplitudes(output: bool) -> list[float]:
+        w = torch.zeros(3, n, dtype=torch.float64)
+        tf_when, tf_what = ThreeFactor(eta=0.0, tau_e=5.0), ThreeFactor(eta=7.5e-4, tau_e=20.0)
+        out = []
+        for _ in range(10):
+            ww._learn_three_factor(tf_when, tf_what, x, target, gates, w, 5.0, w[1:] @ x.T, x, output)
+            out.append(float(w[1] @ x[0]))
+        return out
+
+    plain, with_output = amplitudes(False), amplitudes(True)
+    assert abs(plain[-1] - 1.0) < abs(plain[0] - 1.0) / 3
+    assert abs(with_output[-1] - 1.0) > 3 * abs(with_output[0] - 1.0)
+    assert ww.WhatWhenConfig().what_post_output is False
