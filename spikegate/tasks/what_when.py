@@ -12,10 +12,11 @@ Paradigm (our reconstruction; the paper's exact design is not readable):
   block's delay :math:`\Delta` the outcome A follows with the cue's probability :math:`p_c`,
   otherwise outcome B with probability ``p_b`` or nothing (an omission); outcomes are step
   currents onto their own subsets for ``outcome_ms``. The schedule is pseudo-random
-  (``balanced_runs``, :func:`schedule`): each cue's outcomes are dealt from shuffled runs of 4
-  learning trials that hold its probability (3 A in every 4 for :math:`p_c = 0.75`), so a block
-  realises the probabilities it states; drawn independently, a cue's ~19 learning trials per
-  block would put its frequency of A anywhere in about :math:`p_c \pm 0.2`. The time at which an outcome is due is
+  (``balanced_runs``, :func:`~spikegate.tasks.what_when_schedule.schedule`): each cue's
+  outcomes are dealt from shuffled runs of 4 learning trials that hold its probability (3 A in
+  every 4 for :math:`p_c = 0.75`), so a block realises the probabilities it states; drawn
+  independently, a cue's ~19 learning trials per block would put its frequency of A anywhere in
+  about :math:`p_c \pm 0.2`. The time at which an outcome is due is
   signalled on every learning trial (the teacher of the *when* read-out), omissions included;
 * a fraction ``probe_fraction`` of the trials are probes: no outcome and no learning (the
   peak procedure). The *when* read-out's peak time (T2.1) is read from its mean trace over
@@ -105,6 +106,7 @@ from spikegate.reservoir import PoissonDrive, izhikevich_reservoir, network_reco
 from spikegate.tasks.izhikevich_network import isi_cv
 from spikegate.tasks.what_when_input import StimulusInput, log_uniform
 from spikegate.tasks.what_when_reference import BlockReference, PooledFeatures, outcome_learners
+from spikegate.tasks.what_when_schedule import Trial, schedule
 from spikegate.tasks.what_when_scores import (block_bounds, fit, peak_index, trials_to_adapt, what_scores,
                                               window_means)
 
@@ -216,15 +218,6 @@ class WhatWhenConfig:
         return replace(self, blocks=blocks)
 
 
-class Trial(NamedTuple):
-    block: int
-    cue: int
-    outcome: int  # 0 = A, 1 = B, 2 = omission
-    probe: bool
-    delay: float
-    prob: float  # P(A | cue) in force for this trial
-
-
 @dataclass
 class WhatWhenResult:
     config: WhatWhenConfig
@@ -270,59 +263,6 @@ def feature_filter(cfg: WhatWhenConfig, n: int, generator: torch.Generator) -> D
     if cfg.rise_ratio is None:
         return DoubleExponential(2.0, tau_d, cfg.dt)
     return DoubleExponential((log_uniform(*cfg.rise_ratio) * tau_d).clamp(min=2.0), tau_d, cfg.dt)
-
-
-def schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
-    """The trial list. With ``balanced_runs = k`` (pseudo-random, as conditioning experiments
-    schedule trials): every cue equally often in each block, in random order; each cue's probes
-    are dealt from shuffled runs of ``k`` presentations and its outcomes from shuffled runs of
-    ``k`` learning trials that hold :math:`k p_c` outcomes A (the rest B with ``p_b``, else
-    omissions, dealt the same way), so a block realises the probabilities it states: exactly
-    where :math:`k p` is a whole number, else the fractional remainder of each run is drawn.
-    With ``balanced_runs=None`` every trial is drawn independently: cue uniform, probe with
-    ``probe_fraction``, outcome A with the cue's probability, else B with ``p_b``, else omission."""
-    if cfg.balanced_runs is None:
-        return _independent_schedule(cfg, rng)
-    k, out = cfg.balanced_runs, []
-    for b, block in enumerate(cfg.blocks):
-        cues = np.concatenate([np.repeat(np.arange(cfg.n_cues), block.trials // cfg.n_cues),
-                               rng.choice(cfg.n_cues, block.trials % cfg.n_cues, replace=False)])
-        rng.shuffle(cues)
-        dealt = []
-        for c in range(cfg.n_cues):
-            probes = _dealt(int((cues == c).sum()), k, cfg.probe_fraction, rng)
-            hits = _dealt(int((~probes).sum()), k, block.probs[c], rng)
-            b_outcomes = iter(_dealt(int((~hits).sum()), k, cfg.p_b, rng).tolist())
-            learning = iter([0 if hit else (1 if next(b_outcomes) else 2) for hit in hits.tolist()])
-            dealt.append(iter([(True, 2) if probe else (False, next(learning)) for probe in probes.tolist()]))
-        for c in cues.tolist():
-            probe, outcome = next(dealt[c])
-            out.append(Trial(b, c, outcome, probe, block.delay, block.probs[c]))
-    return out
-
-
-def _dealt(count: int, k: int, p: float, rng: np.random.Generator) -> np.ndarray:
-    """``count`` events (bool) dealt from shuffled runs of ``k``, each run holding
-    :math:`\lfloor k p \rfloor` of them, one more with probability :math:`kp - \lfloor kp \rfloor`."""
-    runs = -(-count // k)
-    whole = math.floor(k * p)
-    n = whole + (rng.random(runs) < k * p - whole)
-    out = np.zeros((runs, k), dtype=bool)
-    for run, m in zip(out, n):
-        run[rng.permutation(k)[:m]] = True
-    return out.reshape(-1)[:count]
-
-
-def _independent_schedule(cfg: WhatWhenConfig, rng: np.random.Generator) -> list[Trial]:
-    out = []
-    for b, block in enumerate(cfg.blocks):
-        for _ in range(block.trials):
-            cue = int(rng.integers(cfg.n_cues))
-            prob = block.probs[cue]
-            probe = bool(rng.random() < cfg.probe_fraction)
-            outcome = 0 if rng.random() < prob else (1 if rng.random() < cfg.p_b else 2)
-            out.append(Trial(b, cue, 2 if probe else outcome, probe, block.delay, prob))
-    return out
 
 
 def build(cfg: WhatWhenConfig, rng: np.random.Generator):

@@ -210,7 +210,7 @@ def sampling_limit(schedules: Iterable[list], cfg, rates: tuple[float, ...] = (0
                    goal_r: float = 0.95, goal_trials: int = 20) -> dict[str, dict]:
     r"""How often the *what* goals can be met at all with a paradigm's trial counts: the
     :func:`outcome_learners` scored (:func:`~spikegate.tasks.what_when_scores.what_scores`) on
-    each trial list of ``schedules`` (for instance :func:`~spikegate.tasks.what_when.schedule`
+    each trial list of ``schedules`` (for instance :func:`~spikegate.tasks.what_when_schedule.schedule`
     with many seeds; no reservoir is simulated), per learner the mean of each score and the
     fraction of schedules that reach it: Pearson r :math:`\geq` ``goal_r`` in each block, re-reaching
     the level before the probability switch within ``goal_trials`` trials, and all of these in
