@@ -149,8 +149,18 @@ class _Dist:
         use_cuda = torch.cuda.is_available() and self.world > 1
         self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if use_cuda else "cpu")
         self.dist = dist if self.world > 1 else None
-        if self.dist is not None and not dist.is_initialized():
+        self.owned = self.dist is not None and not dist.is_initialized()
+        if self.owned:
             dist.init_process_group("nccl" if use_cuda else "gloo")
+
+    def close(self) -> None:
+        """Wait for every rank, then take down the process group this object set up. Left to the
+        interpreter's exit, the backend's threads can be destroyed while still joinable and abort
+        the process (``terminate called without an active exception``)."""
+        if self.owned:
+            self.dist.barrier()
+            self.dist.destroy_process_group()
+            self.owned = False
 
     def all_sum(self, values: list[float]) -> list[float]:
         if self.dist is None:
@@ -307,6 +317,7 @@ def train(config: TrainConfig, out: str | os.PathLike, *, resume: bool = False, 
         with open(tmp, "w") as fh:
             json.dump(metrics, fh, indent=1)
         os.replace(tmp, os.path.join(out, "metrics.json"))
+    dist.close()
     return metrics
 
 
