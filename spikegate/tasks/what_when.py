@@ -49,8 +49,9 @@ learning, not counted) fix the second moment :math:`C` of the features and the s
 transform :math:`M = (C + \epsilon I)^{-1/2}` that every learner's features go through. Strongly
 correlated features (overlapping time cells) make a delta rule such as the three-factor rule
 slow in the low-variance directions that carry the timing; decorrelated, it learns at one
-rate in every direction (FORCE's recursive least squares whitens by itself, through :math:`P`). Biologically, decorrelation is what lateral inhibition
-in the read-out's input layer does.
+rate in every direction (FORCE's recursive least squares whitens by itself, through
+:math:`P`). Biologically, decorrelation is what lateral inhibition in the read-out's input layer
+does.
 
 Read-outs ``z = W f`` (rows: *when*, *what A*, *what B*); targets: a Gaussian bump of width
 ``bump_width * delay`` centred on the outcome time (*when*), times 1[outcome = k] for *what k*,
@@ -64,13 +65,15 @@ react to the outcome stimulus.
   offline consolidation between trials; eligibility with postsynaptic factor
   :math:`\rho_0 + y^* + [z]_+` for *when* (the read-out's spontaneous activity ``post_baseline``,
   teacher drive, and its own output) and :math:`\rho_0 + y^*` for *what* (SPEC §3.4's "target
-  drive"): the consolidated step moves an amplitude by a gain :math:`\propto \rho_0 + y^* + [z]_+`
-  times its error, so with the output in it the gain grows with an overshoot, and rates that
-  re-adapt within a few presentations of a cue diverge (``what_post_output`` restores it). The *when* eligibility decays with ``tau_e_when`` (5 ms). The
-  update at time t pairs the error at t with the features of about :math:`\tau_e` before, and
-  on outcome trials the gate closes at the outcome, so the features that fire just before the
-  due time get less credit than those that fire earlier: until the weights have converged, a
-  longer trace puts the read-out's bump earlier (``tau_e`` = 20 ms did: see the README).
+  drive"): the consolidated step moves an amplitude by a gain proportional to its
+  postsynaptic factor times its error, so with :math:`[z]_+` in it the gain grows with an
+  overshoot (replayed on four cached runs, the rule diverged at ``eta_what`` = 1e-4 in all four;
+  ``what_post_output`` restores the output term). The *when* eligibility decays with
+  ``tau_e_when`` (5 ms). The update at time t pairs the error at t with the features of about
+  :math:`\tau_e` before, and on outcome trials the gate closes at the outcome, so the features
+  that fire just before the due time get less credit than those that fire earlier: until the
+  weights have converged, a longer trace puts the read-out's bump earlier (``tau_e`` = 20 ms
+  did: see the README).
   The *what* consolidation keeps ``tau_e`` (20 ms) over its 25 ms window.
   For *what*, the presynaptic factor is each feature's deviation from ``what_centre``
   (:math:`\lambda = 0.9`) times its running mean over the *what* gate,

@@ -37,15 +37,18 @@ def schedule(cfg: "WhatWhenConfig", rng: np.random.Generator) -> list[Trial]:
         cues = np.concatenate([np.repeat(np.arange(cfg.n_cues), block.trials // cfg.n_cues),
                                rng.choice(cfg.n_cues, block.trials % cfg.n_cues, replace=False)])
         rng.shuffle(cues)
-        dealt = []
+        per_cue = []
         for c in range(cfg.n_cues):
             probes = _dealt(int((cues == c).sum()), k, cfg.probe_fraction, rng)
             hits = _dealt(int((~probes).sum()), k, block.probs[c], rng)
-            b_outcomes = iter(_dealt(int((~hits).sum()), k, cfg.p_b, rng).tolist())
-            learning = iter([0 if hit else (1 if next(b_outcomes) else 2) for hit in hits.tolist()])
-            dealt.append(iter([(True, 2) if probe else (False, next(learning)) for probe in probes.tolist()]))
+            to_b = _dealt(int((~hits).sum()), k, cfg.p_b, rng)
+            learning = np.zeros(hits.size, dtype=int)  # 0 = A
+            learning[~hits] = np.where(to_b, 1, 2)
+            outcomes = np.full(probes.size, 2)  # probes: no outcome
+            outcomes[~probes] = learning
+            per_cue.append(iter(zip(probes.tolist(), outcomes.tolist())))
         for c in cues.tolist():
-            probe, outcome = next(dealt[c])
+            probe, outcome = next(per_cue[c])
             out.append(Trial(b, c, outcome, probe, block.delay, block.probs[c]))
     return out
 

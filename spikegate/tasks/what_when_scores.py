@@ -67,10 +67,11 @@ def trials_to_adapt(scores: list[float], start: int, stop: int, *, smooth: int =
 
 def what_scores(amps: list[float], trials: list, cfg) -> dict:
     """T2.2 and the re-adaptation after the probability switch from per-trial *what A*
-    predictions ``amps`` (``trials``: the task's :class:`~spikegate.tasks.what_when_schedule.Trial` list,
-    ``cfg``: its :class:`~spikegate.tasks.what_when.WhatWhenConfig`): per block, Pearson r and slope of each cue's mean prediction over its
-    last 15 trials against its probability; and the trials the prediction error takes after the
-    switch to re-reach 90 % of the level it had before."""
+    predictions ``amps`` (``trials``: the task's :class:`~spikegate.tasks.what_when_schedule.Trial`
+    list, ``cfg``: its :class:`~spikegate.tasks.what_when.WhatWhenConfig`): per block, Pearson r
+    and slope of each cue's mean prediction over its last 15 trials against its probability; and
+    the trials the prediction error takes after the switch to re-reach 90 % of the level it had
+    before."""
     row: dict = {}
     starts, ends = block_bounds(trials, len(cfg.blocks))
     for b, block in enumerate(cfg.blocks):
