@@ -1,7 +1,5 @@
 """The ANN components: equations, shapes, causality, the GLA forms, routing and gates."""
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,6 +1,5 @@
 """Datasets by name and the batch encoders of `spikegate train`."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -35,7 +35,7 @@ quantized ANN matches the SNN.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F

@@ -15,7 +15,6 @@ or of the output gradient) into one accumulator row, four nonzeros per pass. The
 from __future__ import annotations
 
 import numpy as np
-import torch
 from numba import prange
 from torch import Tensor
 
