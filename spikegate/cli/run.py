@@ -155,6 +155,7 @@ def _rows(cfg) -> list[tuple[str, str]]:
         rows.append((f"T2.2 Pearson r(amplitude, p), {b.name}", f"prob_r[{b.name}]"))
         rows.append((f"     normalised slope, {b.name}", f"prob_slope_norm[{b.name}]"))
     rows += [("T2.3 trials to 90 % after the timing switch (when R^2)", "adapt_timing_trials"),
+             ("     same, towards the held-out reference's R^2 (all learners)", "adapt_timing_attainable_trials"),
              ("     trials to re-reach 90 % after the probability switch", "adapt_probability_trials"),
              ("     same, in presentations of each cue (mean over cues)", "adapt_probability_cue_trials"),
              (f"T2.4 |cos(W_what, W_when)|, mean over the first {cfg.tail_trials} trials", "cos_what_when_early"),
@@ -256,4 +257,54 @@ def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:
             for key, what in (("peak_error_ms", "T2.1 |peak - delay| ms"), ("r2", "single-trial R^2")):
                 values = [s.get("reference", {}).get(name, {}).get(f"{key}[{b.name}]") for s in summaries]
                 print(f"  {what + ', ' + b.name:<68}{seed_statistics(values)}")
+    print("goals, seed by seed (three-factor rule; FORCE = without a reset of P):")
+    for line in goal_tally(cfg, summaries):
+        print("  " + line)
     print(f"({_GOALS})")
+
+
+def goal_tally(cfg, summaries: list[dict]) -> list[str]:
+    """In how many seeds each goal of ``TARGETS.md`` §2 holds (T2.1-T2.4, the three-factor rule;
+    FORCE's re-adaptation taken without a reset of P, where "never" counts as slower than any
+    number of trials), with the mean over seeds."""
+    import math
+    import statistics
+
+    rule = [s["three-factor"] for s in summaries]
+    force = [s["FORCE"] for s in summaries]
+
+    def count(flags: list[bool]) -> str:
+        return f"{sum(flags)} of {len(flags)}"
+
+    def mean(values: list) -> str:
+        finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        return f"{statistics.mean(finite):.3g}" if finite else "never"
+
+    def ok(v, bound: float) -> bool:
+        return v is not None and math.isfinite(float(v)) and float(v) <= bound
+
+    names = [b.name for b in cfg.blocks]
+    peaks = [[r.get(f"peak_error_ms[{b}]") for b in names] for r in rule]
+    lines = [f"T2.1 |peak - delay| <= 20 ms in every block: {count([all(ok(v, 20) for v in p) for p in peaks])} seeds "
+             f"(largest {max((v for p in peaks for v in p if v is not None), default=float('nan')):g} ms)"]
+    for b in names:
+        r = [x.get(f"prob_r[{b}]") for x in rule]
+        lines.append(f"T2.2 r >= 0.95, {b}: {count([v is not None and v >= 0.95 for v in r])} seeds (mean {mean(r)})")
+    for key, what in (("adapt_probability_trials", "probability switch"), ("adapt_timing_trials", "timing switch"),
+                      ("adapt_timing_attainable_trials", "timing switch, towards the reference's R^2")):
+        mine, theirs = [x.get(key) for x in rule], [x.get(key) for x in force]
+        if not any(key in x for x in rule):  # not measured (a summary of an older version)
+            continue
+        slower = [t is None or (m is not None and t >= 2 * m) for m, t in zip(mine, theirs)]
+        reached = [float(t) for t in theirs if t is not None]
+        got = [float(m) for m in mine if m is not None]
+        times = f"{statistics.mean(reached) / statistics.mean(got):.2g}x the rule's" if reached and got else "-"
+        lines.append(f"T2.3 {what}: <= 20 trials in {count([ok(v, 20) for v in mine])} seeds (mean {mean(mine)}); "
+                     f"FORCE >= 2x slower or never in {count(slower)} (never in {len(theirs) - len(reached)}; "
+                     f"where it gets there, mean {mean(theirs)}, {times})")
+    early = [x.get("cos_what_when_early") for x in rule]
+    end = [x.get("cos_what_when_end") for x in rule]
+    lines.append(f"T2.4 |cos| <= 0.2 at the end: {count([ok(v, 0.2) for v in end])} seeds; below the early value in "
+                 f"{count([e is not None and a is not None and e < a for a, e in zip(early, end)])} "
+                 f"(means {mean(early)} -> {mean(end)})")
+    return lines

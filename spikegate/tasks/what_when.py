@@ -532,6 +532,12 @@ def summary(result: WhatWhenResult) -> dict[str, dict]:
             # timing accuracy on every trial: the *when* read-out's fit to its target over the
             # anticipation window (cue to outcome), which no outcome stimulus has reached yet
             row["adapt_timing_trials"] = trials_to_adapt(result.when_fit[name], starts[1], ends[1])
+            # the same towards a level every learner is held to: the held-out R^2 of the best
+            # linear read-out of the block's features (the reference), instead of the learner's
+            # own end level, which a learner still rising when the block ends sets too low
+            attainable = result.reference.get("features", {}).get(1, {}).get("r2")
+            row["adapt_timing_attainable_trials"] = (None if attainable is None else trials_to_adapt(
+                result.when_fit[name], starts[1], ends[1], asymptote=attainable))
         row.update(what_scores(result.what_amp[name], trials, cfg))
         # T2.4: mean |cos| over the first and the last ``tail_trials`` trials, and after the last
         cos = result.cosines[name]

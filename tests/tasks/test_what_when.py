@@ -139,6 +139,13 @@ def test_small_run_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.count("sampling limit") == 2 and "frequency in block: r learn" in text
     assert "T2.1 |peak - delay| ms, learn" in text
+    assert "goals, seed by seed" in text and "towards the reference's R^2" in text
+    # re-timing towards the held-out reference's R^2, the level every learner is held to
+    starts, ends = ww.block_bounds(res.trials, 3)
+    level = s["reference"]["features"]["r2[timing switch]"]
+    for name in ww.LEARNERS:
+        assert s[name]["adapt_timing_attainable_trials"] == ww.trials_to_adapt(
+            res.when_fit[name], starts[1], ends[1], asymptote=level)
 
 
 def test_cli_registers_the_task():
@@ -214,6 +221,32 @@ def test_exposure_fixes_a_decorrelating_transform():
     assert torch.allclose(stream.features(x), x @ m)
     with pytest.raises(ValueError, match="whiten_eps"):
         ww._FeatureStream(replace(cfg, whiten_eps=0.0), net, drives, stimuli, rng).expose(ww.schedule(cfg, rng)[:1])
+
+
+def test_goal_tally_counts_seeds_and_never():
+    from spikegate.cli.run import goal_tally
+
+    cfg = ww.WhatWhenConfig()
+    names = [b.name for b in cfg.blocks]
+
+    def seed(peak, r, prob, timing, force_prob, force_timing, early, end):
+        rule = {**{f"peak_error_ms[{b}]": peak for b in names}, **{f"prob_r[{b}]": r for b in names},
+                "adapt_probability_trials": prob, "adapt_timing_trials": timing,
+                "cos_what_when_early": early, "cos_what_when_end": end}
+        return {"three-factor": rule, "FORCE": {"adapt_probability_trials": force_prob,
+                                                "adapt_timing_trials": force_timing}}
+
+    lines = goal_tally(cfg, [seed(5, 0.99, 10, 18, None, 40, 0.1, 0.05),
+                             seed(25, 0.90, 30, 20, 50, 30, 0.05, 0.1)])
+    text = "\n".join(lines)
+    assert "<= 20 ms in every block: 1 of 2 seeds (largest 25 ms)" in text
+    assert "T2.2 r >= 0.95, learn: 1 of 2 seeds (mean 0.945)" in text
+    # probability: FORCE never (counts as slower) and 50 against 30 (not 2x); mean over where it got there
+    assert "probability switch: <= 20 trials in 1 of 2 seeds (mean 20); FORCE >= 2x slower or never in 1 of 2 " \
+           "(never in 1; where it gets there, mean 50, 2.5x the rule's)" in text
+    assert "timing switch: <= 20 trials in 2 of 2 seeds (mean 19); FORCE >= 2x slower or never in 1 of 2" in text
+    assert "reference" not in text  # no row without the reference's measure
+    assert "T2.4 |cos| <= 0.2 at the end: 2 of 2 seeds; below the early value in 1 of 2 (means 0.075 -> 0.075)" in text
 
 
 def test_cli_seed_statistics_and_options():
