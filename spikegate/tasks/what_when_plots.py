@@ -69,9 +69,11 @@ def probability(result: WhatWhenResult, path: str) -> str:
 
 
 def adaptation(result: WhatWhenResult, path: str) -> str:
-    """Per-trial scores around the switches: *when* fit (R^2 before the outcome) and *what* error."""
+    """Per-trial scores around the switches: *when* fit (R^2 before the outcome), with each
+    block's held-out least-squares level, and *what* error."""
     trials = result.trials
-    switches = block_bounds(trials, len(result.config.blocks))[0][1:]
+    starts, ends = block_bounds(trials, len(result.config.blocks))
+    switches = starts[1:]
     fig = Figure(figsize=(11, 6.5))
     ax1, ax2 = fig.subplots(2, 1)
     k = SMOOTH_TRIALS
@@ -84,6 +86,12 @@ def adaptation(result: WhatWhenResult, path: str) -> str:
         err = np.abs(np.asarray(result.what_amp[name]) - np.asarray([t.prob for t in trials]))
         ax2.plot(np.arange(mid, mid + len(err) - k + 1), np.convolve(err, np.ones(k) / k, "valid"),
                  color=COLORS[name], label=name)
+    # each block's held-out least-squares level (the level re-timing is also measured towards)
+    ref = result.reference.get("features", {})
+    for b, (a, e) in enumerate(zip(starts, ends)):
+        if "r2" in ref.get(b, {}):
+            ax1.hlines(ref[b]["r2"], a, e - 1, color="grey", ls=":", lw=1.2,
+                       label="held-out least squares" if b == min(ref) else None)
     for ax in (ax1, ax2):
         for start in switches:
             ax.axvline(start, color="k", ls="--", lw=0.8)
