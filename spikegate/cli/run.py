@@ -296,12 +296,12 @@ def goal_tally(cfg, summaries: list[dict]) -> list[str]:
         if not any(key in x for x in rule):  # not measured (a summary of an older version)
             continue
         slower = [t is None or (m is not None and t >= 2 * m) for m, t in zip(mine, theirs)]
-        reached = [float(t) for t in theirs if t is not None]
-        got = [float(m) for m in mine if m is not None]
-        times = f"{statistics.mean(reached) / statistics.mean(got):.2g}x the rule's" if reached and got else "-"
+        both = [(float(m), float(t)) for m, t in zip(mine, theirs) if m is not None and t is not None]
+        times = (f"{statistics.mean(t for _, t in both) / statistics.mean(m for m, _ in both):.2g}x the rule's "
+                 f"mean there" if both else "-")
         lines.append(f"T2.3 {what}: <= 20 trials in {count([ok(v, 20) for v in mine])} seeds (mean {mean(mine)}); "
-                     f"FORCE >= 2x slower or never in {count(slower)} (never in {len(theirs) - len(reached)}; "
-                     f"where it gets there, mean {mean(theirs)}, {times})")
+                     f"FORCE >= 2x slower or never in {count(slower)} (never in {sum(t is None for t in theirs)}; "
+                     f"in the seeds where it gets there, mean {mean(theirs)}, {times})")
     early = [x.get("cos_what_when_early") for x in rule]
     end = [x.get("cos_what_when_end") for x in rule]
     lines.append(f"T2.4 |cos| <= 0.2 at the end: {count([ok(v, 0.2) for v in end])} seeds; below the early value in "
