@@ -266,7 +266,7 @@ def _print_seeds(cfg, summaries: list[dict], wall: float) -> None:
 def goal_tally(cfg, summaries: list[dict]) -> list[str]:
     """In how many seeds each goal of ``TARGETS.md`` §2 holds (T2.1-T2.4, the three-factor rule;
     FORCE's re-adaptation taken without a reset of P, where "never" counts as slower than any
-    number of trials), with the mean over seeds."""
+    number of trials the rule takes), with the mean over seeds."""
     import math
     import statistics
 
@@ -289,13 +289,17 @@ def goal_tally(cfg, summaries: list[dict]) -> list[str]:
              f"(largest {max((v for p in peaks for v in p if v is not None), default=float('nan')):g} ms)"]
     for b in names:
         r = [x.get(f"prob_r[{b}]") for x in rule]
-        lines.append(f"T2.2 r >= 0.95, {b}: {count([v is not None and v >= 0.95 for v in r])} seeds (mean {mean(r)})")
+        slope = [x.get(f"prob_slope_norm[{b}]") for x in rule]
+        lines.append(f"T2.2 r >= 0.95, {b}: {count([v is not None and v >= 0.95 for v in r])} seeds (mean {mean(r)}); "
+                     f"normalised slope 1 ± 0.2 in {count([v is not None and abs(v - 1) <= 0.2 for v in slope])} "
+                     f"(mean {mean(slope)})")
     for key, what in (("adapt_probability_trials", "probability switch"), ("adapt_timing_trials", "timing switch"),
                       ("adapt_timing_attainable_trials", "timing switch, towards the reference's R^2")):
         mine, theirs = [x.get(key) for x in rule], [x.get(key) for x in force]
         if not any(key in x for x in rule):  # not measured (a summary of an older version)
             continue
-        slower = [t is None or (m is not None and t >= 2 * m) for m, t in zip(mine, theirs)]
+        # FORCE never getting there is slower, unless the rule never gets there either
+        slower = [m is not None and (t is None or t >= 2 * m) for m, t in zip(mine, theirs)]
         both = [(float(m), float(t)) for m, t in zip(mine, theirs) if m is not None and t is not None]
         times = (f"{statistics.mean(t for _, t in both) / statistics.mean(m for m, _ in both):.2g}x the rule's "
                  f"mean there" if both else "-")

@@ -229,24 +229,29 @@ def test_goal_tally_counts_seeds_and_never():
     cfg = ww.WhatWhenConfig()
     names = [b.name for b in cfg.blocks]
 
-    def seed(peak, r, prob, timing, force_prob, force_timing, early, end):
+    def seed(peak, r, prob, timing, force_prob, force_timing, early, end, slope=0.9):
         rule = {**{f"peak_error_ms[{b}]": peak for b in names}, **{f"prob_r[{b}]": r for b in names},
+                **{f"prob_slope_norm[{b}]": slope for b in names},
                 "adapt_probability_trials": prob, "adapt_timing_trials": timing,
                 "cos_what_when_early": early, "cos_what_when_end": end}
         return {"three-factor": rule, "FORCE": {"adapt_probability_trials": force_prob,
                                                 "adapt_timing_trials": force_timing}}
 
     lines = goal_tally(cfg, [seed(5, 0.99, 10, 18, None, 40, 0.1, 0.05),
-                             seed(25, 0.90, 30, 20, 50, 30, 0.05, 0.1)])
+                             seed(25, 0.90, 30, 20, 50, 30, 0.05, 0.1, slope=0.7)])
     text = "\n".join(lines)
     assert "<= 20 ms in every block: 1 of 2 seeds (largest 25 ms)" in text
-    assert "T2.2 r >= 0.95, learn: 1 of 2 seeds (mean 0.945)" in text
+    assert "T2.2 r >= 0.95, learn: 1 of 2 seeds (mean 0.945); normalised slope 1 ± 0.2 in 1 of 2 (mean 0.8)" in text
     # probability: FORCE never (counts as slower) and 50 against 30 (not 2x); the ratio on the seeds where
     # both get there
     assert "probability switch: <= 20 trials in 1 of 2 seeds (mean 20); FORCE >= 2x slower or never in 1 of 2 " \
            "(never in 1; in the seeds where it gets there, mean 50, 1.7x the rule's mean there)" in text
     assert "timing switch: <= 20 trials in 2 of 2 seeds (mean 19); FORCE >= 2x slower or never in 1 of 2" in text
     assert "reference" not in text  # no row without the reference's measure
+    # a seed where neither gets there does not count as FORCE being slower
+    both_never = goal_tally(cfg, [seed(5, 0.99, None, 18, None, 40, 0.1, 0.05)])
+    assert "probability switch: <= 20 trials in 0 of 1 seeds (mean never); FORCE >= 2x slower or never in 0 of 1" \
+        in "\n".join(both_never)
     assert "T2.4 |cos| <= 0.2 at the end: 2 of 2 seeds; below the early value in 1 of 2 (means 0.075 -> 0.075)" in text
 
 
