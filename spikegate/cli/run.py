@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import time
 
 from spikegate.cli._common import add_out, add_seed, ensure_dir, positive_float, positive_int
@@ -219,13 +221,15 @@ def _print_limits(cfg, s: dict) -> None:
             print(f"  {label:<34}" + ", ".join(cells))
 
 
+def _finite(values: list) -> list[float]:
+    """The values of one quantity over seeds that were measured: not ``None`` ("never") nor NaN."""
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
 def seed_statistics(values: list) -> str:
     """``mean ± sd [v1, v2, ...]`` of one quantity over seeds; ``never`` (``None``) is kept in
     the list and left out of the mean, and an empty mean reads ``never``."""
-    import math
-    import statistics
-
-    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    finite = _finite(values)
     listed = ", ".join("never" if v is None else f"{float(v):.3g}" for v in values)
     if not finite:
         return f"never [{listed}]"
@@ -267,9 +271,6 @@ def goal_tally(cfg, summaries: list[dict]) -> list[str]:
     """In how many seeds each goal of ``TARGETS.md`` §2 holds (T2.1-T2.4, the three-factor rule;
     FORCE's re-adaptation taken without a reset of P, where "never" counts as slower than any
     number of trials the rule takes), with the mean over seeds."""
-    import math
-    import statistics
-
     rule = [s["three-factor"] for s in summaries]
     force = [s["FORCE"] for s in summaries]
 
@@ -277,11 +278,11 @@ def goal_tally(cfg, summaries: list[dict]) -> list[str]:
         return f"{sum(flags)} of {len(flags)}"
 
     def mean(values: list) -> str:
-        finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        finite = _finite(values)
         return f"{statistics.mean(finite):.3g}" if finite else "never"
 
     def ok(v, bound: float) -> bool:
-        return v is not None and math.isfinite(float(v)) and float(v) <= bound
+        return bool(_finite([v])) and float(v) <= bound
 
     names = [b.name for b in cfg.blocks]
     peaks = [[r.get(f"peak_error_ms[{b}]") for b in names] for r in rule]
