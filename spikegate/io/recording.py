@@ -159,6 +159,10 @@ class Recorder:
             ds.resize((n + len(data), *ds.shape[1:]))
             ds[n:] = data
             blocks.clear()
+        # the data reach the file before the step count that covers them: HDF5 writes cached
+        # objects back in no set order, so a run killed between the two flushes leaves the old
+        # count over data that run ahead of it (cut by read_recording), never a count ahead of them
+        f.flush()
         f["n_steps"][0] = self._steps
         self._flushed = self._steps
         f.flush()
@@ -215,7 +219,8 @@ def read_recording(path: str | os.PathLike) -> Recording:
     """Load a recording written by :class:`Recorder`, checking its layout.
 
     Raises :class:`RecordingError` for a missing, foreign, newer-version or damaged file.
-    Traces are cut to the steps that were flushed (an interrupted run reads cleanly).
+    Spikes and traces are cut to the steps that every dataset holds (an interrupted run reads
+    cleanly, as of its last complete flush).
     """
     if not os.path.exists(path):
         raise RecordingError(f"{path}: no such file")
@@ -240,7 +245,10 @@ def read_recording(path: str | os.PathLike) -> Recording:
             if version > VERSION or version < 1:
                 raise RecordingError(f"{path}: recording version {version} is not supported (this spikegate reads {VERSION})")
             dt = float(f.attrs["dt"])
-            n_steps = int(f["n_steps"][0])
+            # the steps every dataset holds: a file whose writer died mid-flush can have a step
+            # count ahead of a trace (written by an older spikegate) or data ahead of the count
+            traces = dict(f.get("traces", {}).items())
+            n_steps = min([int(f["n_steps"][0])] + [ds.shape[0] for ds in traces.values()])
             rec = Recording(dt, str(f.attrs["time_unit"]), n_steps, bool(f["complete"][0]))
             rec.attrs = {k: v for k, v in f.attrs.items() if k not in ("format", "version", "dt", "time_unit")}
             for name, g in f.get("spikes", {}).items():
@@ -250,8 +258,9 @@ def read_recording(path: str | os.PathLike) -> Recording:
                     raise RecordingError(f"{path}: spikes/{name} has {times.size} times but {units.size} units")
                 if units.size and (units.min() < 0 or units.max() >= n_units):
                     raise RecordingError(f"{path}: spikes/{name} has unit indices outside 0..{n_units - 1}")
-                rec.spikes[name] = SpikeTrains(times, units, n_units)
-            for name, ds in f.get("traces", {}).items():
+                kept = np.rint(times / dt) < n_steps
+                rec.spikes[name] = SpikeTrains(times[kept], units[kept], n_units)
+            for name, ds in traces.items():
                 rec.traces[name] = np.asarray(ds[:n_steps])
         except RecordingError:
             raise
